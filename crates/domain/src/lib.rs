@@ -1,0 +1,38 @@
+//! The domain of zeropass: who a user is, what a verified identity is, the ports that adapters
+//! implement (user storage, identity providers, access tokens) and the two use cases every
+//! door of the server goes through (signing in, and acting as the current user).
+//!
+//! This crate performs no I/O and depends on no framework: adapters depend on it, never the
+//! other way round. Other Rust services may depend on it for the types; testers can switch on
+//! the `mocks` feature to get a `mockall` mock of every port (`MockUserRepository`,
+//! `MockIdentityProvider`, `MockAccessTokens`).
+
+pub mod error;
+pub mod ports;
+pub mod use_cases;
+pub mod user;
+
+pub use error::BoxError;
+pub use ports::access_tokens::{
+    AccessTokenClaims, AccessTokens, IssueTokenError, IssuedToken, TokenRejection,
+};
+pub use ports::identity_provider::{
+    AuthorizationFlow, IdentityError, IdentityProvider, NativeCredential,
+};
+pub use ports::user_repository::{RepositoryError, ResolveUserError, UserRepository};
+pub use use_cases::current_user::{AuthenticationError, CurrentUser};
+pub use use_cases::sign_in::{SignIn, SignInError, SignedIn};
+pub use user::{
+    Email, EmailError, Provider, Subject, SubjectError, UnknownProvider, User, UserId,
+    VerifiedIdentity,
+};
+
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::access_tokens::MockAccessTokens;
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::identity_provider::MockIdentityProvider;
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::user_repository::MockUserRepository;
+
+#[cfg(test)]
+mod test_support;

@@ -1,0 +1,6 @@
+//! The use cases: every door of the server (HTTP today, anything else tomorrow) goes through
+//! these, so the rules — resolution order, inactive users refused, tokens checked against the
+//! store — live in one place.
+
+pub mod current_user;
+pub mod sign_in;
