@@ -1,1 +1,14 @@
-//! stub
+//! zeropass's own access tokens: the [`AccessTokens`](zeropass_domain::AccessTokens) port
+//! implemented with HS256 JSON Web Tokens. [`JwtAccessTokens`] issues a token at every sign-in
+//! and verifies the one presented on every authenticated call, with the algorithm, issuer and
+//! audience pinned and every claim type checked; [`JwtSecret`] keeps the HMAC key out of logs.
+//!
+//! The claims are part of the external contract: `sub` (user id), `email`, `provider`, `iat`,
+//! `exp`, `iss` (= `PUBLIC_URL`), `aud` (= [`AUDIENCE`]) and `jti`.
+
+mod claims;
+mod secret;
+mod tokens;
+
+pub use secret::{JwtSecret, MIN_SECRET_BYTES, RandomnessUnavailable, SecretTooShort};
+pub use tokens::{AUDIENCE, JwtAccessTokens, JwtConfig, LEEWAY_SECONDS};

@@ -1,1 +1,27 @@
-//! stub
+//! zeropass's [`UserRepository`](zeropass_domain::UserRepository) on Diesel and SQLite.
+//!
+//! [`SqliteUserRepository::open`] takes a [`DatabaseLocation`] (parsed from `DATABASE_URL`),
+//! creates the database file if needed, applies the embedded migrations and returns a
+//! cheaply cloneable repository backed by a connection pool. Every operation runs its
+//! blocking Diesel work on Tokio's blocking pool, so no async task ever waits on SQLite, and
+//! infrastructure failures reach the domain only as its own
+//! [`RepositoryError`](zeropass_domain::RepositoryError) variants.
+
+mod errors;
+mod location;
+mod migrations;
+mod pool;
+mod queries;
+mod repository;
+mod rows;
+mod schema;
+
+pub use location::{DatabaseLocation, InvalidDatabaseUrl};
+pub use pool::{
+    DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, OpenError,
+    PoolOptions,
+};
+pub use repository::SqliteUserRepository;
+
+#[cfg(test)]
+mod tests;

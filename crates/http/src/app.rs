@@ -1,0 +1,50 @@
+//! The actix-web application: routes, extractor limits and the problem+json safety net, in one
+//! builder that the server runs and that tests (with mock adapters) can run in-process.
+
+use crate::bare_errors::{
+    json_config, not_found, path_config, problem_for_bare_errors, query_config,
+};
+use crate::routes::{docs, health, sign_in, users};
+use crate::state::AppState;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+
+/// The whole HTTP API over this state.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(json_config())
+        .app_data(path_config())
+        .app_data(query_config())
+        .wrap(problem_for_bare_errors())
+        .configure(routes)
+        .default_service(web::to(not_found))
+}
+
+fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/health").get(health::health))
+        .service(
+            web::resource("/users/me")
+                .get(users::get_me)
+                .delete(users::delete_me),
+        )
+        .service(web::resource("/auth/google/start").get(sign_in::google_start))
+        .service(web::resource("/auth/google/callback").get(sign_in::google_callback))
+        .service(web::resource("/auth/google/token").post(sign_in::google_token))
+        .service(web::resource("/auth/facebook/start").get(sign_in::facebook_start))
+        .service(web::resource("/auth/facebook/callback").get(sign_in::facebook_callback))
+        .service(web::resource("/auth/facebook/token").post(sign_in::facebook_token))
+        .configure(docs::configure);
+}

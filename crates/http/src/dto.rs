@@ -1,0 +1,140 @@
+//! The JSON shapes of the API (requests and responses), with their OpenAPI schemas. Domain
+//! types are converted here; they are never serialized directly.
+
+use chrono::SecondsFormat;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use zeropass_domain::{NativeCredential, SignedIn, User};
+
+/// A user as the API shows it. The provider subject is deliberately absent.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "5b0e1f7e-8d51-4c3a-9a8e-2f0b6c1d9e42", "email": "ada@example.com",
+    "provider": "google", "is_active": true, "created_at": "2026-11-24T10:00:00Z"}))]
+pub struct UserResponse {
+    /// Random, stable user id (UUID v4); the `sub` of the access token.
+    pub id: Uuid,
+    /// Email address last reported by the provider (lower-cased).
+    pub email: String,
+    /// The provider the user signs in with.
+    #[schema(value_type = ProviderName)]
+    pub provider: &'static str,
+    /// Whether the account is active.
+    pub is_active: bool,
+    /// First sign-in, RFC 3339 UTC.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// The identity providers, by their contract names.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // exists for its schema only
+pub enum ProviderName {
+    /// Google.
+    Google,
+    /// Facebook.
+    Facebook,
+}
+
+impl From<&User> for UserResponse {
+    fn from(user: &User) -> Self {
+        Self {
+            id: *user.id.as_uuid(),
+            email: user.email.as_str().to_owned(),
+            provider: user.provider.as_str(),
+            is_active: user.is_active,
+            created_at: user.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        }
+    }
+}
+
+/// The answer to every successful sign-in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// zeropass access token (JWT, HS256); send it as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 3600)]
+    pub expires_in: u64,
+    /// The signed-in user.
+    pub user: UserResponse,
+}
+
+impl From<SignedIn> for TokenResponse {
+    fn from(signed_in: SignedIn) -> Self {
+        Self {
+            user: UserResponse::from(&signed_in.user),
+            access_token: signed_in.token.token,
+            token_type: "Bearer",
+            expires_in: signed_in.token.expires_in,
+        }
+    }
+}
+
+/// Native Google sign-in: an id_token the app obtained with Google Sign-In.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleTokenRequest {
+    /// The Google id_token (a JWT).
+    pub id_token: String,
+    /// The nonce the app asked Google to put in the id_token, if any.
+    pub nonce: Option<String>,
+}
+
+/// Redacted: it carries a credential.
+impl std::fmt::Debug for GoogleTokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GoogleTokenRequest { .. }")
+    }
+}
+
+impl From<GoogleTokenRequest> for NativeCredential {
+    fn from(request: GoogleTokenRequest) -> Self {
+        Self {
+            token: request.id_token,
+            nonce: request.nonce,
+        }
+    }
+}
+
+/// Native Facebook sign-in: a user access token the app obtained with the Facebook SDK.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FacebookTokenRequest {
+    /// The Facebook user access token.
+    pub access_token: String,
+}
+
+/// Redacted: it carries a credential.
+impl std::fmt::Debug for FacebookTokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FacebookTokenRequest { .. }")
+    }
+}
+
+impl From<FacebookTokenRequest> for NativeCredential {
+    fn from(request: FacebookTokenRequest) -> Self {
+        Self {
+            token: request.access_token,
+            nonce: None,
+        }
+    }
+}
+
+/// `/health`'s report (not a problem document, also when unavailable).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthReport {
+    /// `ok` when everything zeropass needs answers, else `unavailable`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// `ok` or `unavailable`: whether the database answered.
+    #[schema(example = "ok")]
+    pub database: &'static str,
+    /// The providers whose credentials are configured.
+    #[schema(value_type = Vec<ProviderName>)]
+    pub providers: Vec<&'static str>,
+}

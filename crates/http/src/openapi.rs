@@ -1,0 +1,55 @@
+//! The OpenAPI document, assembled from the `#[utoipa::path]` annotations beside each handler.
+
+use crate::dto::{
+    FacebookTokenRequest, GoogleTokenRequest, HealthReport, ProviderName, TokenResponse,
+    UserResponse,
+};
+use crate::problem::Problem;
+use crate::routes::{docs, health, sign_in, users};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// zeropass's OpenAPI document.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "zeropass",
+        description = "Zero-password sign-in: Google or Facebook vouches for the person, zeropass issues its own short-lived access token. \
+            Every error is an RFC 9457 `application/problem+json` document with a stable `code`."
+    ),
+    paths(
+        health::health,
+        sign_in::google_start,
+        sign_in::google_callback,
+        sign_in::google_token,
+        sign_in::facebook_start,
+        sign_in::facebook_callback,
+        sign_in::facebook_token,
+        users::get_me,
+        users::delete_me,
+        docs::openapi_json,
+        docs::docs_page,
+    ),
+    components(schemas(Problem, UserResponse, TokenResponse, GoogleTokenRequest, FacebookTokenRequest, HealthReport, ProviderName)),
+    modifiers(&BearerSecurity),
+    tags(
+        (name = "sign-in", description = "Sign in with an identity provider: browser redirect flow or native app credential."),
+        (name = "users", description = "The signed-in user's own record."),
+        (name = "operations", description = "Health and documentation."),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the user endpoints refer to.
+struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}

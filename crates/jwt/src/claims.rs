@@ -1,0 +1,101 @@
+//! The claims of a zeropass access token, one struct for both directions: what `issue` writes
+//! and what `verify` reads back. Reading is deliberately strict: every claim we issue must be
+//! present with exactly the JSON type we write (a string stays a string, a time is an integer),
+//! so a number where a string belongs, a string `exp` or an `aud` array fails to deserialise
+//! instead of being coerced. Claims we do not issue are ignored (except those jsonwebtoken
+//! checks itself, such as `nbf`), so a later version may add one without breaking tokens in
+//! flight during a rolling deploy.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use zeropass_domain::{AccessTokenClaims, Provider, User, UserId};
+
+/// The contract's claims, in the order they are written.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Claims {
+    /// The user id, a hyphenated lower-case UUID.
+    pub(crate) sub: String,
+    /// The user's email when the token was issued (informational).
+    pub(crate) email: String,
+    /// `google` or `facebook`.
+    pub(crate) provider: String,
+    /// Issued at, seconds since the Unix epoch.
+    pub(crate) iat: i64,
+    /// Expiry, seconds since the Unix epoch.
+    pub(crate) exp: i64,
+    /// Our `PUBLIC_URL`.
+    pub(crate) iss: String,
+    /// Always [`crate::AUDIENCE`], as a single string.
+    pub(crate) aud: String,
+    /// A random v4 UUID naming this token.
+    pub(crate) jti: String,
+}
+
+impl Claims {
+    /// The claims of a token for `user`, issued at `iat` and expiring at `exp`.
+    pub(crate) fn new(user: &User, issuer: &str, iat: i64, exp: i64, token_id: Uuid) -> Self {
+        Self {
+            sub: user.id.to_string(),
+            email: user.email.as_str().to_owned(),
+            provider: user.provider.as_str().to_owned(),
+            iat,
+            exp,
+            iss: issuer.to_owned(),
+            aud: crate::AUDIENCE.to_owned(),
+            jti: token_id.to_string(),
+        }
+    }
+
+    /// What the port returns, once the signature, `exp`, `iss` and `aud` have been checked:
+    /// the remaining values must be ones we could have issued.
+    ///
+    /// # Errors
+    /// A short reason when `sub` or `jti` is not a UUID in the form we write, or `provider` is
+    /// not one we know.
+    pub(crate) fn into_verified(self) -> Result<AccessTokenClaims, &'static str> {
+        let user_id = parse_canonical_uuid(&self.sub).ok_or("sub is not a user id")?;
+        parse_canonical_uuid(&self.jti).ok_or("jti is not a token id")?;
+        self.provider
+            .parse::<Provider>()
+            .map_err(|_| "unknown provider")?;
+        Ok(AccessTokenClaims {
+            user_id: UserId::from_uuid(user_id),
+            token_id: self.jti,
+            expires_at: self.exp,
+        })
+    }
+}
+
+/// A UUID written exactly as we write them (hyphenated, lower case). `Uuid::try_parse` also
+/// takes the simple, braced and `urn:uuid:` forms and upper case; none of those was issued by
+/// us, so none is accepted.
+fn parse_canonical_uuid(text: &str) -> Option<Uuid> {
+    let uuid = Uuid::try_parse(text).ok()?;
+    let mut buffer = Uuid::encode_buffer();
+    (uuid.hyphenated().encode_lower(&mut buffer) == text).then_some(uuid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_hyphenated_lower_case_form_of_a_uuid_is_canonical() {
+        let uuid = Uuid::from_u128(0x0123_4567_89ab_4def_8123_4567_89ab_cdef);
+        assert_eq!(
+            parse_canonical_uuid("01234567-89ab-4def-8123-456789abcdef"),
+            Some(uuid)
+        );
+        for other in [
+            "01234567-89AB-4DEF-8123-456789ABCDEF",
+            "0123456789ab4def8123456789abcdef",
+            "{01234567-89ab-4def-8123-456789abcdef}",
+            "urn:uuid:01234567-89ab-4def-8123-456789abcdef",
+            " 01234567-89ab-4def-8123-456789abcdef",
+            "not-a-uuid",
+            "",
+        ] {
+            assert_eq!(parse_canonical_uuid(other), None, "{other:?}");
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! Configuration from the environment, exactly as the contract's table names it, parsed once
+//! at start-up into typed values. Any wrong value is a [`ConfigError`] naming the variable, so
+//! the server can stop with one clear line instead of failing later at the first request.
+//! An empty value counts as unset (a `.env` line `GOOGLE_CLIENT_ID=` means "no Google").
+
+use secrecy::SecretString;
+use std::net::{IpAddr, SocketAddr};
+use url::{Host, Url};
+use zeropass_jwt::JwtSecret;
+
+/// The configuration of one zeropass process.
+#[derive(Debug)]
+pub struct Config {
+    /// `BIND_ADDR`: where to listen.
+    pub bind_addr: SocketAddr,
+    /// `PUBLIC_URL`: external base URL, without a trailing slash; the `iss` of our tokens.
+    pub public_url: String,
+    /// `DATABASE_URL`: `sqlite://PATH` or `sqlite://:memory:`.
+    pub database_url: String,
+    /// `JWT_SECRET`: the HS256 key; `None` means "generate one for this process".
+    pub jwt_secret: Option<JwtSecret>,
+    /// `JWT_TTL_SECONDS`: lifetime of issued access tokens.
+    pub jwt_ttl_seconds: u64,
+    /// `GOOGLE_*`: set when both client id and secret are.
+    pub google: Option<GoogleConfig>,
+    /// `FACEBOOK_*`: set when both app id and secret are.
+    pub facebook: Option<FacebookConfig>,
+    /// `ALLOWED_REDIRECT_URIS`: client return URIs, matched exactly.
+    #[allow(
+        dead_code,
+        reason = "validated at start-up now; read by the browser sign-in flow"
+    )]
+    pub allowed_redirect_uris: Vec<String>,
+    /// `RUST_LOG`: the log filter.
+    pub log_filter: String,
+}
+
+/// Google OAuth client settings.
+#[derive(Debug)]
+#[allow(
+    dead_code,
+    reason = "validated at start-up now; read by the Google adapter"
+)]
+pub struct GoogleConfig {
+    /// `GOOGLE_CLIENT_ID`.
+    pub client_id: String,
+    /// `GOOGLE_CLIENT_SECRET`.
+    pub client_secret: SecretString,
+    /// `GOOGLE_ISSUER_URL`.
+    pub issuer_url: Url,
+    /// `GOOGLE_EXTRA_AUDIENCES`.
+    pub extra_audiences: Vec<String>,
+}
+
+/// Facebook app settings.
+#[derive(Debug)]
+#[allow(
+    dead_code,
+    reason = "validated at start-up now; read by the Facebook adapter"
+)]
+pub struct FacebookConfig {
+    /// `FACEBOOK_APP_ID`.
+    pub app_id: String,
+    /// `FACEBOOK_APP_SECRET`.
+    pub app_secret: SecretString,
+    /// `FACEBOOK_GRAPH_URL`.
+    pub graph_url: Url,
+    /// `FACEBOOK_DIALOG_URL`.
+    pub dialog_url: Url,
+}
+
+/// Longest token lifetime accepted: zeropass's tokens are short-lived and cannot be revoked.
+pub const MAX_JWT_TTL_SECONDS: u64 = 24 * 60 * 60;
+
+/// A configuration value is wrong. Displays as `VARIABLE: what is wrong` and never shows a
+/// secret's value.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for the first wrong variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    /// [`ConfigError`] for the first wrong variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind_addr = bind_addr.parse().map_err(|_| {
+            ConfigError::new(
+                "BIND_ADDR",
+                format!("'{bind_addr}' is not a socket address such as 127.0.0.1:8080"),
+            )
+        })?;
+        Ok(Self {
+            bind_addr,
+            public_url: public_url(var("PUBLIC_URL"))?,
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://zeropass.db".into()),
+            jwt_secret: var("JWT_SECRET")
+                .map(|secret| {
+                    JwtSecret::new(secret.into_bytes())
+                        .map_err(|error| ConfigError::new("JWT_SECRET", error.to_string()))
+                })
+                .transpose()?,
+            jwt_ttl_seconds: jwt_ttl(var("JWT_TTL_SECONDS"))?,
+            google: google(&var)?,
+            facebook: facebook(&var)?,
+            allowed_redirect_uris: redirect_uris(var("ALLOWED_REDIRECT_URIS"))?,
+            log_filter: var("RUST_LOG").unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+fn public_url(value: Option<String>) -> Result<String, ConfigError> {
+    let raw = value.unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let url = Url::parse(&raw).map_err(|error| {
+        ConfigError::new("PUBLIC_URL", format!("'{raw}' is not a URL ({error})"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(
+            "PUBLIC_URL",
+            format!("'{raw}' must be an http:// or https:// URL with a host"),
+        ));
+    }
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(ConfigError::new(
+            "PUBLIC_URL",
+            format!("'{raw}' must not carry credentials, a query or a fragment"),
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn jwt_ttl(value: Option<String>) -> Result<u64, ConfigError> {
+    let Some(raw) = value else { return Ok(3600) };
+    match raw.parse::<u64>() {
+        Ok(seconds) if (1..=MAX_JWT_TTL_SECONDS).contains(&seconds) => Ok(seconds),
+        _ => Err(ConfigError::new(
+            "JWT_TTL_SECONDS",
+            format!("'{raw}' must be a whole number of seconds from 1 to {MAX_JWT_TTL_SECONDS}"),
+        )),
+    }
+}
+
+/// Both halves of a provider's credentials, or neither.
+fn credentials(
+    var: &impl Fn(&str) -> Option<String>,
+    id_name: &'static str,
+    secret_name: &'static str,
+) -> Result<Option<(String, SecretString)>, ConfigError> {
+    match (var(id_name), var(secret_name)) {
+        (Some(id), Some(secret)) => Ok(Some((id, SecretString::from(secret)))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::new(
+            secret_name,
+            format!("must be set when {id_name} is"),
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            id_name,
+            format!("must be set when {secret_name} is"),
+        )),
+    }
+}
+
+fn google(var: &impl Fn(&str) -> Option<String>) -> Result<Option<GoogleConfig>, ConfigError> {
+    let issuer_url = provider_url(
+        "GOOGLE_ISSUER_URL",
+        var("GOOGLE_ISSUER_URL"),
+        "https://accounts.google.com",
+    )?;
+    let extra_audiences = list(var("GOOGLE_EXTRA_AUDIENCES"));
+    Ok(
+        credentials(var, "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET")?.map(
+            |(client_id, client_secret)| GoogleConfig {
+                client_id,
+                client_secret,
+                issuer_url,
+                extra_audiences,
+            },
+        ),
+    )
+}
+
+fn facebook(var: &impl Fn(&str) -> Option<String>) -> Result<Option<FacebookConfig>, ConfigError> {
+    let graph_url = provider_url(
+        "FACEBOOK_GRAPH_URL",
+        var("FACEBOOK_GRAPH_URL"),
+        "https://graph.facebook.com/v21.0",
+    )?;
+    let dialog_url = provider_url(
+        "FACEBOOK_DIALOG_URL",
+        var("FACEBOOK_DIALOG_URL"),
+        "https://www.facebook.com/v21.0/dialog/oauth",
+    )?;
+    Ok(
+        credentials(var, "FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET")?.map(|(app_id, app_secret)| {
+            FacebookConfig {
+                app_id,
+                app_secret,
+                graph_url,
+                dialog_url,
+            }
+        }),
+    )
+}
+
+/// An identity provider's URL: https, or plain http to a loopback host only (local fakes).
+fn provider_url(
+    variable: &'static str,
+    value: Option<String>,
+    default: &str,
+) -> Result<Url, ConfigError> {
+    let raw = value.unwrap_or_else(|| default.to_owned());
+    let url = Url::parse(&raw)
+        .map_err(|error| ConfigError::new(variable, format!("'{raw}' is not a URL ({error})")))?;
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if url.host().is_some_and(|host| is_loopback(&host)) => Ok(url),
+        "http" => Err(ConfigError::new(
+            variable,
+            format!("'{raw}' uses plain http, which is allowed only for loopback hosts"),
+        )),
+        _ => Err(ConfigError::new(
+            variable,
+            format!("'{raw}' must be an https:// URL"),
+        )),
+    }
+}
+
+fn is_loopback(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(address) => IpAddr::V4(*address).is_loopback(),
+        Host::Ipv6(address) => IpAddr::V6(*address).is_loopback(),
+    }
+}
+
+/// Client return URIs: absolute (custom schemes allowed for deep links), without a fragment —
+/// the fragment is where zeropass puts the token.
+fn redirect_uris(value: Option<String>) -> Result<Vec<String>, ConfigError> {
+    list(value)
+        .into_iter()
+        .map(|raw| match Url::parse(&raw) {
+            Ok(url) if url.fragment().is_none() => Ok(raw),
+            Ok(_) => Err(ConfigError::new(
+                "ALLOWED_REDIRECT_URIS",
+                format!("'{raw}' must not contain a fragment"),
+            )),
+            Err(error) => Err(ConfigError::new(
+                "ALLOWED_REDIRECT_URIS",
+                format!("'{raw}' is not an absolute URI ({error})"),
+            )),
+        })
+        .collect()
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    fn error_of(pairs: &[(&str, &str)]) -> (&'static str, String) {
+        let error = parse(pairs).unwrap_err();
+        (error.variable, error.to_string())
+    }
+
+    #[test]
+    fn no_configuration_gives_the_contract_defaults() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.bind_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert_eq!(config.database_url, "sqlite://zeropass.db");
+        assert!(config.jwt_secret.is_none());
+        assert_eq!(config.jwt_ttl_seconds, 3600);
+        assert!(config.google.is_none() && config.facebook.is_none());
+        assert!(config.allowed_redirect_uris.is_empty());
+        assert_eq!(config.log_filter, "info");
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused_without_showing_it() {
+        let (variable, message) = error_of(&[("JWT_SECRET", "0123456789")]);
+        assert_eq!(variable, "JWT_SECRET");
+        assert!(!message.contains("0123456789"), "{message}");
+    }
+
+    #[test]
+    fn wrong_values_name_their_variable() {
+        assert_eq!(error_of(&[("BIND_ADDR", "localhost")]).0, "BIND_ADDR");
+        assert_eq!(error_of(&[("PUBLIC_URL", "not a url")]).0, "PUBLIC_URL");
+        assert_eq!(
+            error_of(&[("PUBLIC_URL", "ftp://example.com")]).0,
+            "PUBLIC_URL"
+        );
+        assert_eq!(error_of(&[("JWT_TTL_SECONDS", "0")]).0, "JWT_TTL_SECONDS");
+        assert_eq!(error_of(&[("JWT_TTL_SECONDS", "1h")]).0, "JWT_TTL_SECONDS");
+        assert_eq!(
+            error_of(&[("JWT_TTL_SECONDS", "86401")]).0,
+            "JWT_TTL_SECONDS"
+        );
+        assert_eq!(
+            error_of(&[("ALLOWED_REDIRECT_URIS", "/relative")]).0,
+            "ALLOWED_REDIRECT_URIS"
+        );
+        assert_eq!(
+            error_of(&[("ALLOWED_REDIRECT_URIS", "https://app.example/cb#x")]).0,
+            "ALLOWED_REDIRECT_URIS"
+        );
+    }
+
+    #[test]
+    fn provider_credentials_come_in_pairs() {
+        assert_eq!(
+            error_of(&[("GOOGLE_CLIENT_ID", "id")]).0,
+            "GOOGLE_CLIENT_SECRET"
+        );
+        assert_eq!(
+            error_of(&[("FACEBOOK_APP_SECRET", "s")]).0,
+            "FACEBOOK_APP_ID"
+        );
+        let config = parse(&[
+            ("GOOGLE_CLIENT_ID", "id"),
+            ("GOOGLE_CLIENT_SECRET", "s"),
+            ("GOOGLE_EXTRA_AUDIENCES", "ios, android,,"),
+        ])
+        .unwrap();
+        let google = config.google.unwrap();
+        assert_eq!(google.client_secret.expose_secret(), "s");
+        assert_eq!(google.extra_audiences, ["ios", "android"]);
+    }
+
+    #[test]
+    fn plain_http_provider_urls_are_accepted_only_for_loopback_hosts() {
+        for ok in [
+            "http://127.0.0.1:9000",
+            "http://127.8.0.1",
+            "http://localhost:1",
+            "http://[::1]:5",
+            "https://issuer.example",
+        ] {
+            assert!(parse(&[("GOOGLE_ISSUER_URL", ok)]).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.1",
+            "http://issuer.example",
+            "http://localhost.example.com",
+            "file:///etc/passwd",
+        ] {
+            assert_eq!(
+                error_of(&[("GOOGLE_ISSUER_URL", bad)]).0,
+                "GOOGLE_ISSUER_URL",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            error_of(&[("FACEBOOK_GRAPH_URL", "http://graph.example")]).0,
+            "FACEBOOK_GRAPH_URL"
+        );
+        assert_eq!(
+            error_of(&[("FACEBOOK_DIALOG_URL", "nope")]).0,
+            "FACEBOOK_DIALOG_URL"
+        );
+    }
+
+    #[test]
+    fn empty_values_count_as_unset_and_public_url_loses_its_trailing_slash() {
+        let config = parse(&[
+            ("GOOGLE_CLIENT_ID", ""),
+            ("GOOGLE_CLIENT_SECRET", " "),
+            ("PUBLIC_URL", "https://auth.example.com/"),
+        ])
+        .unwrap();
+        assert!(config.google.is_none());
+        assert_eq!(config.public_url, "https://auth.example.com");
+    }
+
+    #[test]
+    fn redirect_uris_may_use_custom_schemes() {
+        let config = parse(&[(
+            "ALLOWED_REDIRECT_URIS",
+            "https://app.example/done, com.example.app:/oauth",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.allowed_redirect_uris,
+            ["https://app.example/done", "com.example.app:/oauth"]
+        );
+    }
+}

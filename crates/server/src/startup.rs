@@ -1,0 +1,129 @@
+//! Wiring: builds each adapter from the configuration, hands them to the HTTP layer, and runs
+//! the server until SIGINT or SIGTERM. Either signal stops it gracefully: no new connections,
+//! in-flight requests finish (up to [`SHUTDOWN_GRACE`]), then `serve` returns and the process
+//! exits 0. The signals are ours rather than actix's because actix treats SIGINT as a forced
+//! stop and installs its handlers only once the server first runs — a signal arriving just
+//! after the "listening" line would kill the process.
+
+use crate::config::{Config, ConfigError};
+use actix_web::HttpServer;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+use zeropass_domain::IdentityProvider;
+use zeropass_http::AppState;
+use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
+use zeropass_sqlite::{DatabaseLocation, SqliteUserRepository};
+
+/// How long in-flight requests may take to finish after a stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Builds everything from the configuration and serves until a stop signal.
+///
+/// # Errors
+/// [`ConfigError`] naming the variable whose value could not be used.
+pub async fn serve(config: Config) -> Result<(), ConfigError> {
+    let providers = identity_providers(&config);
+    let users = Arc::new(open_database(&config.database_url)?);
+    let tokens = Arc::new(JwtAccessTokens::new(JwtConfig {
+        secret: jwt_secret(config.jwt_secret)?,
+        issuer: config.public_url.clone(),
+        ttl: Duration::from_secs(config.jwt_ttl_seconds),
+    }));
+    let state = AppState::new(users, tokens, providers);
+
+    let listener = TcpListener::bind(config.bind_addr).map_err(|error| {
+        ConfigError::new(
+            "BIND_ADDR",
+            format!("cannot listen on {}: {error}", config.bind_addr),
+        )
+    })?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| ConfigError::new("BIND_ADDR", error.to_string()))?;
+    let server = HttpServer::new(move || zeropass_http::app(state.clone()))
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .listen(listener)
+        .map_err(|error| {
+            ConfigError::new("BIND_ADDR", format!("cannot listen on {address}: {error}"))
+        })?
+        .run();
+    let stop_signal = stop_signal().map_err(|error| {
+        ConfigError::new(
+            "BIND_ADDR",
+            format!("cannot listen for stop signals: {error}"),
+        )
+    })?;
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        let signal = stop_signal.await;
+        tracing::info!(signal, "stopping: finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    tracing::info!(public_url = %config.public_url, "listening on http://{address}");
+    match server.await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Err(error) => Err(ConfigError::new(
+            "BIND_ADDR",
+            format!("server failed: {error}"),
+        )),
+    }
+}
+
+/// Registers SIGINT and SIGTERM handlers now, and resolves with the name of the first to arrive.
+fn stop_signal() -> std::io::Result<impl Future<Output = &'static str>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        }
+    })
+}
+
+fn open_database(database_url: &str) -> Result<SqliteUserRepository, ConfigError> {
+    let location = DatabaseLocation::parse(database_url)
+        .map_err(|error| ConfigError::new("DATABASE_URL", error.to_string()))?;
+    let repository = SqliteUserRepository::open(&location)
+        .map_err(|error| ConfigError::new("DATABASE_URL", error.to_string()))?;
+    tracing::info!(database = %database_url, "database ready");
+    Ok(repository)
+}
+
+fn jwt_secret(configured: Option<JwtSecret>) -> Result<JwtSecret, ConfigError> {
+    if let Some(secret) = configured {
+        return Ok(secret);
+    }
+    let secret = JwtSecret::generate().map_err(|error| {
+        ConfigError::new(
+            "JWT_SECRET",
+            format!("unset, and no random key could be generated: {error}"),
+        )
+    })?;
+    tracing::warn!(
+        "JWT_SECRET is unset: using a random key for this process; issued tokens will not survive a restart or work on another instance"
+    );
+    Ok(secret)
+}
+
+/// The identity providers this build can serve. The Google and Facebook adapters are not part
+/// of this build yet: a configured provider is reported and answers 503 like an unconfigured one.
+fn identity_providers(config: &Config) -> Vec<Arc<dyn IdentityProvider>> {
+    if config.google.is_some() {
+        tracing::warn!(
+            "GOOGLE_CLIENT_ID is set, but this build has no Google adapter yet: Google endpoints answer 503"
+        );
+    }
+    if config.facebook.is_some() {
+        tracing::warn!(
+            "FACEBOOK_APP_ID is set, but this build has no Facebook adapter yet: Facebook endpoints answer 503"
+        );
+    }
+    Vec::new()
+}

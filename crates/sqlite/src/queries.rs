@@ -1,0 +1,164 @@
+//! The repository's operations as synchronous Diesel code on one connection. They block, so
+//! `repository` runs them on Tokio's blocking pool; nothing here knows about async.
+
+use crate::errors;
+use crate::rows::{RowError, UserRow, id_bytes};
+use crate::schema::users;
+use diesel::prelude::*;
+use diesel::{SqliteConnection, dsl};
+use zeropass_domain::{RepositoryError, ResolveUserError, User, UserId, VerifiedIdentity};
+
+/// Finds a user by id.
+pub(crate) fn find_by_id(
+    conn: &mut SqliteConnection,
+    id: UserId,
+) -> Result<Option<User>, RepositoryError> {
+    users::table
+        .filter(users::id.eq(id_bytes(&id)))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(errors::from_diesel)?
+        .map(User::try_from)
+        .transpose()
+        .map_err(errors::from_row)
+}
+
+/// Deletes a user; whether a row went.
+pub(crate) fn delete(conn: &mut SqliteConnection, id: UserId) -> Result<bool, RepositoryError> {
+    let deleted = diesel::delete(users::table.filter(users::id.eq(id_bytes(&id))))
+        .execute(conn)
+        .map_err(errors::from_diesel)?;
+    Ok(deleted > 0)
+}
+
+/// Sets a user's `is_active`; whether the user exists.
+pub(crate) fn set_active(
+    conn: &mut SqliteConnection,
+    id: UserId,
+    active: bool,
+) -> Result<bool, RepositoryError> {
+    let updated = diesel::update(users::table.filter(users::id.eq(id_bytes(&id))))
+        .set(users::is_active.eq(active))
+        .execute(conn)
+        .map_err(errors::from_diesel)?;
+    Ok(updated > 0)
+}
+
+/// Checks that the database answers.
+pub(crate) fn ping(conn: &mut SqliteConnection) -> Result<(), RepositoryError> {
+    diesel::select(1.into_sql::<diesel::sql_types::Integer>())
+        .execute(conn)
+        .map(|_| ())
+        .map_err(errors::from_diesel)
+}
+
+/// Resolves an identity to its user, creating it if it is new, in the port's order.
+///
+/// Each attempt runs under SQLite's write lock (`BEGIN IMMEDIATE`), taken before the first
+/// read: two sign-ins of the same new person, from two threads or two processes, cannot both
+/// see "no such user", so the second finds the row the first inserted. Should an insert still
+/// meet a UNIQUE violation (a writer that bypassed the lock), the resolution is run once more,
+/// and now finds that row.
+pub(crate) fn resolve_or_create(
+    conn: &mut SqliteConnection,
+    identity: &VerifiedIdentity,
+) -> Result<User, ResolveUserError> {
+    match resolve_once(conn, identity) {
+        Err(Failure::Database(error)) if errors::is_unique_violation(&error) => {
+            tracing::warn!("a concurrent insert of the same identity won; resolving again");
+            resolve_once(conn, identity)
+        }
+        outcome => outcome,
+    }
+    .map_err(Failure::into_resolve_error)
+}
+
+/// Why one resolution attempt stopped; the transaction was rolled back in every case.
+enum Failure {
+    Conflict,
+    Database(diesel::result::Error),
+    CorruptRow(RowError),
+}
+
+impl From<diesel::result::Error> for Failure {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+impl Failure {
+    fn into_resolve_error(self) -> ResolveUserError {
+        match self {
+            Self::Conflict => ResolveUserError::IdentityConflict,
+            Self::Database(error) => errors::from_diesel(error).into(),
+            Self::CorruptRow(error) => errors::from_row(error).into(),
+        }
+    }
+}
+
+fn resolve_once(conn: &mut SqliteConnection, identity: &VerifiedIdentity) -> Result<User, Failure> {
+    let provider = identity.provider.as_str();
+    let email = identity.email.as_str();
+    conn.immediate_transaction(|conn| {
+        // 1. The returning person, recognised by the provider's stable subject.
+        let known = users::table
+            .filter(users::provider.eq(provider))
+            .filter(users::subject.eq(identity.subject.as_str()))
+            .select(UserRow::as_select())
+            .first(conn)
+            .optional()?;
+        if let Some(row) = known {
+            let mut user = User::try_from(row).map_err(Failure::CorruptRow)?;
+            if user.email != identity.email {
+                // The new address must not belong to another user of the provider (it cannot
+                // be this user's: its stored address is a different one).
+                if email_taken(conn, provider, email)? {
+                    tracing::debug!(user_id = %user.id, "email change refused: address taken");
+                    return Err(Failure::Conflict);
+                }
+                diesel::update(users::table.filter(users::id.eq(id_bytes(&user.id))))
+                    .set(users::email.eq(email))
+                    .execute(conn)
+                    .map_err(|error| {
+                        if errors::is_unique_violation(&error) {
+                            Failure::Conflict
+                        } else {
+                            Failure::Database(error)
+                        }
+                    })?;
+                tracing::debug!(user_id = %user.id, "email updated");
+                user.email = identity.email.clone();
+            }
+            tracing::debug!(user_id = %user.id, "returning user");
+            return Ok(user);
+        }
+
+        // 2. The address is known at this provider under another subject.
+        if email_taken(conn, provider, email)? {
+            tracing::debug!("identity conflict: the address belongs to another subject");
+            return Err(Failure::Conflict);
+        }
+
+        // 3. A new person.
+        let user = User::new(identity.clone(), chrono::Utc::now());
+        diesel::insert_into(users::table)
+            .values(UserRow::from(&user))
+            .execute(conn)?;
+        tracing::debug!(user_id = %user.id, "user created");
+        Ok(user)
+    })
+}
+
+fn email_taken(
+    conn: &mut SqliteConnection,
+    provider: &str,
+    email: &str,
+) -> Result<bool, diesel::result::Error> {
+    diesel::select(dsl::exists(
+        users::table
+            .filter(users::email.eq(email))
+            .filter(users::provider.eq(provider)),
+    ))
+    .get_result(conn)
+}

@@ -1,0 +1,127 @@
+//! [`SqliteUserRepository`]: the `UserRepository` port on the pool. Each operation takes a
+//! connection and runs its query on Tokio's blocking pool, so that SQLite's waits (disk,
+//! locks, a busy pool) never stall the async executor.
+
+use crate::errors;
+use crate::location::DatabaseLocation;
+use crate::pool::{self, OpenError, PoolOptions, SqlitePool};
+use crate::queries;
+use async_trait::async_trait;
+use diesel::SqliteConnection;
+use zeropass_domain::{
+    RepositoryError, ResolveUserError, User, UserId, UserRepository, VerifiedIdentity,
+};
+
+/// Users stored in SQLite. Cloning is cheap: clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct SqliteUserRepository {
+    pool: SqlitePool,
+}
+
+impl SqliteUserRepository {
+    /// Opens the database with the default [`PoolOptions`]; see [`Self::open_with`].
+    ///
+    /// # Errors
+    /// [`OpenError`] as for [`Self::open_with`].
+    pub fn open(location: &DatabaseLocation) -> Result<Self, OpenError> {
+        Self::open_with(location, &PoolOptions::default())
+    }
+
+    /// Opens the database: creates the file if it does not exist, switches it to WAL, applies
+    /// the pending migrations, and builds the connection pool. It blocks (up to the busy
+    /// timeout if another process holds the database's lock); call it at start-up or from a
+    /// blocking context.
+    ///
+    /// # Errors
+    /// [`OpenError`] when the file cannot be opened or created (missing directory, a
+    /// directory, no permission), is not a SQLite database, or cannot be migrated (read-only,
+    /// locked beyond the busy timeout). It never panics on a bad path.
+    pub fn open_with(
+        location: &DatabaseLocation,
+        options: &PoolOptions,
+    ) -> Result<Self, OpenError> {
+        pool::open(location, options).map(|pool| Self { pool })
+    }
+
+    /// Enables or disables a user: a disabled user is refused at sign-in and on every
+    /// authenticated call. An administrative operation, outside the `UserRepository` port
+    /// (no use case needs it); returns whether the user exists.
+    ///
+    /// # Errors
+    /// [`RepositoryError`] when the store fails; nothing was changed then.
+    #[tracing::instrument(name = "users.set_active", skip_all, fields(user_id = %id, active))]
+    pub async fn set_active(&self, id: UserId, active: bool) -> Result<bool, RepositoryError> {
+        self.with_connection(move |conn| queries::set_active(conn, id, active))
+            .await
+    }
+
+    /// Opens an existing, migrated database file through read-only connections, to check how
+    /// writes fail on a database that cannot be written.
+    #[cfg(test)]
+    pub(crate) fn open_read_only(
+        path: &std::path::Path,
+        options: &PoolOptions,
+    ) -> Result<Self, OpenError> {
+        pool::open_file(path, options, pool::Access::ReadOnly).map(|pool| Self { pool })
+    }
+
+    /// A connection from the pool, for tests to look at the database directly.
+    #[cfg(test)]
+    pub(crate) fn connection(
+        &self,
+    ) -> diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<SqliteConnection>> {
+        self.pool.get().expect("a connection from the pool")
+    }
+
+    /// Runs `operation` with a pooled connection on the blocking pool, inside the caller's span.
+    async fn with_connection<T, E, F>(&self, operation: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<RepositoryError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(errors::from_pool)?;
+            operation(&mut conn)
+        })
+        .await
+        .map_err(errors::from_join)?
+    }
+}
+
+#[async_trait]
+impl UserRepository for SqliteUserRepository {
+    #[tracing::instrument(name = "users.find_by_id", skip_all, fields(user_id = %id))]
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        self.with_connection(move |conn| queries::find_by_id(conn, id))
+            .await
+    }
+
+    #[tracing::instrument(
+        name = "users.resolve_or_create",
+        skip_all,
+        fields(provider = %identity.provider)
+    )]
+    async fn resolve_or_create(
+        &self,
+        identity: &VerifiedIdentity,
+    ) -> Result<User, ResolveUserError> {
+        let identity = identity.clone();
+        self.with_connection(move |conn| queries::resolve_or_create(conn, &identity))
+            .await
+    }
+
+    #[tracing::instrument(name = "users.delete", skip_all, fields(user_id = %id))]
+    async fn delete(&self, id: UserId) -> Result<bool, RepositoryError> {
+        self.with_connection(move |conn| queries::delete(conn, id))
+            .await
+    }
+
+    #[tracing::instrument(name = "users.ping", skip_all)]
+    async fn ping(&self) -> Result<(), RepositoryError> {
+        self.with_connection(queries::ping).await
+    }
+}

@@ -1,0 +1,20 @@
+//! Diesel's view of the tables, written by hand to match `migrations/` (there is no diesel CLI
+//! in the build). The comments give each column's meaning as stored.
+
+diesel::table! {
+    /// One row per person and provider.
+    users (id) {
+        /// The user id: the 16 raw bytes of a version-4 UUID.
+        id -> Binary,
+        /// The email last reported by the provider, lower-cased.
+        email -> Text,
+        /// `google` or `facebook`.
+        provider -> Text,
+        /// The provider's opaque, stable subject for the person.
+        subject -> Text,
+        /// 0 for a disabled account.
+        is_active -> Bool,
+        /// First sign-in, in seconds since the Unix epoch (UTC).
+        created_at -> BigInt,
+    }
+}

@@ -1,0 +1,274 @@
+//! Starting and stopping the real server for a test, and what tests need around it: an HTTP
+//! client, users seeded straight into the server's database file, tokens minted with the
+//! test's own secret, and the server's captured log.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use zeropass_domain::{
+    AccessTokens, Email, Provider, Subject, User, UserRepository, VerifiedIdentity,
+};
+use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
+use zeropass_sqlite::{DatabaseLocation, SqliteUserRepository};
+
+/// The HS256 key every test server uses.
+pub const TEST_SECRET: &str = "black-box-test-secret-of-at-least-32-bytes";
+/// The `PUBLIC_URL` (and token issuer) of every test server.
+pub const PUBLIC_URL: &str = "http://zeropass.test";
+/// How long a server may take to print that it listens.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running `zeropass` process, killed when dropped.
+pub struct TestServer {
+    child: Child,
+    address: String,
+    logs: Arc<Mutex<String>>,
+    directory: TempDir,
+}
+
+impl TestServer {
+    /// A server with the test configuration: loopback port 0, a database file in a fresh
+    /// directory, the test secret.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// The test configuration plus (or overridden by) `extra` variables.
+    pub fn start_with(extra: &[(&str, &str)]) -> Self {
+        let directory = tempfile::tempdir().unwrap();
+        let database_url = format!(
+            "sqlite://{}",
+            directory.path().join("zeropass.db").display()
+        );
+        let mut variables = vec![
+            ("BIND_ADDR", "127.0.0.1:0"),
+            ("PUBLIC_URL", PUBLIC_URL),
+            ("JWT_SECRET", TEST_SECRET),
+            ("RUST_LOG", "info"),
+            ("DATABASE_URL", database_url.as_str()),
+        ];
+        variables.retain(|(name, _)| !extra.iter().any(|(other, _)| other == name));
+        variables.extend_from_slice(extra);
+        Self::spawn(directory, &variables)
+    }
+
+    /// A server with exactly these variables and nothing else in its environment.
+    pub fn start_with_only(variables: &[(&str, &str)]) -> Self {
+        Self::spawn(tempfile::tempdir().unwrap(), variables)
+    }
+
+    fn spawn(directory: TempDir, variables: &[(&str, &str)]) -> Self {
+        let mut child = zeropass_command(&directory, variables)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (address_sender, address_receiver) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some((_, rest)) = line.split_once("listening on http://") {
+                    let address = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = address_sender.send(address);
+                }
+                let mut logs = sink.lock().unwrap();
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        });
+        let address = match address_receiver.recv_timeout(START_TIMEOUT) {
+            Ok(address) => address,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("zeropass did not start; its log:\n{}", logs.lock().unwrap());
+            }
+        };
+        Self {
+            child,
+            address,
+            logs,
+            directory,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// What the server logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// The server's working directory.
+    pub fn directory(&self) -> PathBuf {
+        self.directory.path().to_path_buf()
+    }
+
+    /// The server's database, opened by the test through the same adapter.
+    pub fn database(&self) -> SqliteUserRepository {
+        let location = DatabaseLocation::parse(&format!(
+            "sqlite://{}",
+            self.directory.path().join("zeropass.db").display()
+        ))
+        .unwrap();
+        SqliteUserRepository::open(&location).unwrap()
+    }
+
+    /// A new active user in the server's database.
+    pub async fn create_user(&self, email: &str, provider: Provider) -> User {
+        let identity = VerifiedIdentity {
+            provider,
+            subject: Subject::parse(&format!("subject-of-{email}")).unwrap(),
+            email: Email::parse(email).unwrap(),
+        };
+        self.database().resolve_or_create(&identity).await.unwrap()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        send_signal(self.child.id(), "TERM");
+        wait_bounded(&mut self.child, Duration::from_secs(40))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `zeropass` binary with exactly these variables, run in `directory`.
+pub fn zeropass_command(directory: &TempDir, variables: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zeropass"));
+    command
+        .env_clear()
+        .envs(variables.iter().copied())
+        .current_dir(directory.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    command
+}
+
+/// Runs `zeropass` with exactly these variables until it exits (bounded); returns its status and stderr.
+pub fn run_to_exit(variables: &[(&str, &str)]) -> (ExitStatus, String) {
+    let directory = tempfile::tempdir().unwrap();
+    let mut child = zeropass_command(&directory, variables)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_bounded(&mut child, Duration::from_secs(20));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("zeropass did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends a signal with kill(1), so the tests need no unsafe code.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// A token for `user` signed with the test secret, as the server would issue it.
+pub fn token_for(user: &User) -> String {
+    let tokens = JwtAccessTokens::new(JwtConfig {
+        secret: JwtSecret::new(TEST_SECRET.as_bytes().to_vec()).unwrap(),
+        issuer: PUBLIC_URL.into(),
+        ttl: Duration::from_secs(600),
+    });
+    tokens.issue(user).unwrap().token
+}
+
+/// An HTTP client that never goes through a proxy and never follows redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Asserts a response is an RFC 9457 problem with this status and code; returns its body.
+pub async fn assert_problem(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert_eq!(
+        content_type,
+        "application/problem+json",
+        "content type of {}",
+        response.url()
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(
+        body["type"],
+        format!("urn:zeropass:problem:{code}"),
+        "{body}"
+    );
+    assert!(
+        body["title"]
+            .as_str()
+            .is_some_and(|title| !title.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|detail| !detail.is_empty()),
+        "{body}"
+    );
+    body
+}
