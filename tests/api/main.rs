@@ -6,8 +6,8 @@
 
 mod docs;
 mod errors;
+mod google;
 mod harness;
 mod health;
 mod lifecycle;
-mod sign_in;
 mod users;

@@ -8,6 +8,7 @@ mod app;
 mod bare_errors;
 mod bearer;
 mod dto;
+mod flow;
 mod openapi;
 mod problem;
 mod routes;
@@ -16,9 +17,12 @@ mod state;
 pub use app::app;
 pub use bare_errors::MAX_JSON_BODY_BYTES;
 pub use bearer::MAX_AUTHORIZATION_HEADER_BYTES;
+pub use flow::BrowserFlow;
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
 pub use state::AppState;
 
 #[cfg(test)]
 mod app_tests;
+#[cfg(test)]
+mod browser_tests;

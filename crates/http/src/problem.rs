@@ -46,6 +46,15 @@ pub enum ApiError {
     /// 400 `invalid_request`: the body, query or path is not what the endpoint accepts.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// 400 `invalid_state`: the browser flow's cookie or `state` is missing, expired or wrong.
+    #[error("invalid flow state: {0}")]
+    InvalidState(&'static str),
+    /// 400 `redirect_uri_not_allowed`: the client `redirect_uri` is not in the allow-list.
+    #[error("redirect_uri not allowed")]
+    RedirectUriNotAllowed,
+    /// 401 `access_denied`: the person declined (or the provider refused) at the provider.
+    #[error("access denied at the provider")]
+    AccessDenied,
     /// 401 `missing_token`: no bearer token where one is required.
     #[error("missing bearer token")]
     MissingToken,
@@ -105,6 +114,9 @@ impl ApiError {
     pub const fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidState(_) => "invalid_state",
+            Self::RedirectUriNotAllowed => "redirect_uri_not_allowed",
+            Self::AccessDenied => "access_denied",
             Self::MissingToken => "missing_token",
             Self::InvalidToken(_) => "invalid_token",
             Self::InvalidIdToken(_) => "invalid_id_token",
@@ -128,6 +140,9 @@ impl ApiError {
     fn title(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "Invalid request",
+            Self::InvalidState(_) => "Invalid sign-in state",
+            Self::RedirectUriNotAllowed => "Redirect URI not allowed",
+            Self::AccessDenied => "Access denied",
             Self::MissingToken => "Missing access token",
             Self::InvalidToken(_) => "Invalid access token",
             Self::InvalidIdToken(_) => "Invalid id_token",
@@ -153,6 +168,9 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             Self::InvalidRequest(detail) => detail.clone(),
+            Self::InvalidState(_) => "The sign-in attempt is unknown, expired, or does not match this browser. Start again.".into(),
+            Self::RedirectUriNotAllowed => "`redirect_uri` is not one of this server's allowed client redirect URIs.".into(),
+            Self::AccessDenied => "The sign-in was not completed at the identity provider.".into(),
             Self::MissingToken => "This endpoint requires an `Authorization: Bearer <token>` header.".into(),
             Self::InvalidToken(_) => "The access token is invalid or has expired.".into(),
             Self::InvalidIdToken(_) => "The id_token could not be verified.".into(),
@@ -197,8 +215,11 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::MissingToken
+            Self::InvalidRequest(_) | Self::InvalidState(_) | Self::RedirectUriNotAllowed => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::AccessDenied
+            | Self::MissingToken
             | Self::InvalidToken(_)
             | Self::InvalidIdToken(_)
             | Self::InvalidAccessToken(_)

@@ -1,6 +1,7 @@
 //! What every handler can reach: the use cases and the configured identity providers. Built by
 //! the server from real adapters, or by a tester from mocks.
 
+use crate::flow::BrowserFlow;
 use crate::problem::ApiError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ pub struct AppState {
     pub(crate) current_user: CurrentUser,
     pub(crate) users: Arc<dyn UserRepository>,
     pub(crate) providers: IdentityProviders,
+    pub(crate) browser: BrowserFlow,
 }
 
 impl std::fmt::Debug for AppState {
@@ -27,6 +29,7 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State over these ports; a provider not in `providers` answers 503 `provider_not_configured`.
+    /// The browser flow starts with [`BrowserFlow::local`]; set it with [`Self::with_browser_flow`].
     #[must_use]
     pub fn new(
         users: Arc<dyn UserRepository>,
@@ -43,7 +46,15 @@ impl AppState {
                     .map(|provider| (provider.provider(), provider))
                     .collect(),
             ),
+            browser: BrowserFlow::local(),
         }
+    }
+
+    /// The browser flow's settings (public URL, cookie key, allowed client redirect URIs).
+    #[must_use]
+    pub fn with_browser_flow(mut self, browser: BrowserFlow) -> Self {
+        self.browser = browser;
+        self
     }
 }
 

@@ -56,6 +56,20 @@ impl JwtSecret {
         Ok(Self(secret))
     }
 
+    /// A 64-byte key for another purpose (e.g. `"flow-cookie"`), derived from this secret as
+    /// HMAC-SHA512(secret, "zeropass/" + purpose): each purpose gets an independent key, the
+    /// secret itself never leaves this crate, and every instance sharing `JWT_SECRET` derives
+    /// the same keys.
+    #[must_use]
+    pub fn derive_key(&self, purpose: &str) -> [u8; 64] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha512> as Mac>::new_from_slice(self.expose())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(b"zeropass/");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The key's bytes, for building the signing and verifying keys.
     pub(crate) fn expose(&self) -> &[u8] {
         self.0.expose_secret()
@@ -72,6 +86,28 @@ impl fmt::Debug for JwtSecret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_depend_on_the_purpose_and_the_secret_and_are_stable() {
+        let secret = JwtSecret::new(vec![7_u8; 32]).unwrap();
+        let same = JwtSecret::new(vec![7_u8; 32]).unwrap();
+        let other = JwtSecret::new(vec![8_u8; 32]).unwrap();
+        assert_eq!(
+            secret.derive_key("flow-cookie"),
+            same.derive_key("flow-cookie")
+        );
+        assert_ne!(secret.derive_key("flow-cookie"), secret.derive_key("other"));
+        assert_ne!(
+            secret.derive_key("flow-cookie"),
+            other.derive_key("flow-cookie")
+        );
+        assert!(
+            !secret
+                .derive_key("flow-cookie")
+                .windows(32)
+                .any(|window| window == [7_u8; 32])
+        );
+    }
 
     #[test]
     fn a_secret_of_10_bytes_is_refused_and_the_error_says_why() {

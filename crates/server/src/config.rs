@@ -6,6 +6,7 @@
 use secrecy::SecretString;
 use std::net::{IpAddr, SocketAddr};
 use url::{Host, Url};
+use zeropass_google::GoogleConfig;
 use zeropass_jwt::JwtSecret;
 
 /// The configuration of one zeropass process.
@@ -33,23 +34,6 @@ pub struct Config {
     pub allowed_redirect_uris: Vec<String>,
     /// `RUST_LOG`: the log filter.
     pub log_filter: String,
-}
-
-/// Google OAuth client settings.
-#[derive(Debug)]
-#[allow(
-    dead_code,
-    reason = "validated at start-up now; read by the Google adapter"
-)]
-pub struct GoogleConfig {
-    /// `GOOGLE_CLIENT_ID`.
-    pub client_id: String,
-    /// `GOOGLE_CLIENT_SECRET`.
-    pub client_secret: SecretString,
-    /// `GOOGLE_ISSUER_URL`.
-    pub issuer_url: Url,
-    /// `GOOGLE_EXTRA_AUDIENCES`.
-    pub extra_audiences: Vec<String>,
 }
 
 /// Facebook app settings.

@@ -11,9 +11,14 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 use zeropass_domain::IdentityProvider;
-use zeropass_http::AppState;
+use zeropass_google::GoogleIdentityProvider;
+use zeropass_http::{AppState, BrowserFlow};
 use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
 use zeropass_sqlite::{DatabaseLocation, SqliteUserRepository};
+
+/// The flow cookie's key is derived from `JWT_SECRET` under this label, so every instance
+/// sharing the secret can open the cookies the others sealed.
+const FLOW_COOKIE_KEY_PURPOSE: &str = "flow-cookie";
 
 /// How long in-flight requests may take to finish after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -23,14 +28,20 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// # Errors
 /// [`ConfigError`] naming the variable whose value could not be used.
 pub async fn serve(config: Config) -> Result<(), ConfigError> {
-    let providers = identity_providers(&config);
+    let providers = identity_providers(&config)?;
     let users = Arc::new(open_database(&config.database_url)?);
+    let secret = jwt_secret(config.jwt_secret)?;
+    let browser = BrowserFlow::new(
+        config.public_url.clone(),
+        &secret.derive_key(FLOW_COOKIE_KEY_PURPOSE),
+        config.allowed_redirect_uris,
+    );
     let tokens = Arc::new(JwtAccessTokens::new(JwtConfig {
-        secret: jwt_secret(config.jwt_secret)?,
+        secret,
         issuer: config.public_url.clone(),
         ttl: Duration::from_secs(config.jwt_ttl_seconds),
     }));
-    let state = AppState::new(users, tokens, providers);
+    let state = AppState::new(users, tokens, providers).with_browser_flow(browser);
 
     let listener = TcpListener::bind(config.bind_addr).map_err(|error| {
         ConfigError::new(
@@ -112,18 +123,25 @@ fn jwt_secret(configured: Option<JwtSecret>) -> Result<JwtSecret, ConfigError> {
     Ok(secret)
 }
 
-/// The identity providers this build can serve. The Google and Facebook adapters are not part
-/// of this build yet: a configured provider is reported and answers 503 like an unconfigured one.
-fn identity_providers(config: &Config) -> Vec<Arc<dyn IdentityProvider>> {
-    if config.google.is_some() {
-        tracing::warn!(
-            "GOOGLE_CLIENT_ID is set, but this build has no Google adapter yet: Google endpoints answer 503"
+/// The identity providers whose credentials are configured. Building them does no network
+/// I/O; Google's discovery is started in the background and retried on demand, so a provider
+/// that is down never stops the server (its endpoints answer 502 until it is back).
+fn identity_providers(config: &Config) -> Result<Vec<Arc<dyn IdentityProvider>>, ConfigError> {
+    let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
+    if let Some(google) = &config.google {
+        let google = Arc::new(
+            GoogleIdentityProvider::new(google.clone())
+                .map_err(|error| ConfigError::new("GOOGLE_CLIENT_ID", error.to_string()))?,
         );
+        let warming = Arc::clone(&google);
+        actix_web::rt::spawn(async move { warming.warm_up().await });
+        providers.push(google);
+        tracing::info!("Google sign-in configured");
     }
     if config.facebook.is_some() {
         tracing::warn!(
             "FACEBOOK_APP_ID is set, but this build has no Facebook adapter yet: Facebook endpoints answer 503"
         );
     }
-    Vec::new()
+    Ok(providers)
 }

@@ -1,5 +1,6 @@
 //! The handlers, one module per area. Each is thin: extract, call a use case, map to a DTO.
 
+mod browser;
 pub mod docs;
 pub mod health;
 pub mod sign_in;

@@ -4,18 +4,18 @@
 //! a provider whose credentials are not configured answers 503 `provider_not_configured`
 //! before looking at anything else in the request.
 
+use super::browser;
 use super::no_store;
 use crate::dto::{FacebookTokenRequest, GoogleTokenRequest, TokenResponse};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use zeropass_domain::{NativeCredential, Provider};
 
 /// Query of `GET /auth/{provider}/start`.
 #[derive(Debug, Deserialize, IntoParams)]
-#[allow(dead_code)] // documents the contract now; read once the redirect flow lands with the first adapter
 pub struct StartQuery {
     /// Where to deliver the token (as a URL fragment) after the callback; must be one of
     /// `ALLOWED_REDIRECT_URIS` exactly. Without it the callback answers the token as JSON.
@@ -24,7 +24,6 @@ pub struct StartQuery {
 
 /// Query of `GET /auth/{provider}/callback`, as sent by the provider.
 #[derive(Debug, Deserialize, IntoParams)]
-#[allow(dead_code)] // documents the contract now; read once the redirect flow lands with the first adapter
 pub struct CallbackQuery {
     /// The authorization code.
     pub code: Option<String>,
@@ -33,6 +32,10 @@ pub struct CallbackQuery {
     /// The provider's error (e.g. `access_denied`) when the person did not sign in.
     pub error: Option<String>,
     /// The provider's description of `error`; never reflected.
+    #[allow(
+        dead_code,
+        reason = "documented for clients, deliberately never read or reflected"
+    )]
     pub error_description: Option<String>,
 }
 
@@ -133,8 +136,11 @@ async fn native_sign_in(
         (status = 503, description = "Google sign-in is not configured (`provider_not_configured`).", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn google_start(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    browser_flow(&state, Provider::Google)
+pub async fn google_start(
+    state: web::Data<AppState>,
+    query: Result<web::Query<StartQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    browser::start(&state, Provider::Google, query).await
 }
 
 /// Starts a browser sign-in with Facebook.
@@ -149,8 +155,11 @@ pub async fn google_start(state: web::Data<AppState>) -> Result<HttpResponse, Ap
         (status = 503, description = "Facebook sign-in is not configured (`provider_not_configured`).", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn facebook_start(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    browser_flow(&state, Provider::Facebook)
+pub async fn facebook_start(
+    state: web::Data<AppState>,
+    query: Result<web::Query<StartQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    browser::start(&state, Provider::Facebook, query).await
 }
 
 /// Where Google sends the browser back.
@@ -171,8 +180,12 @@ pub async fn facebook_start(state: web::Data<AppState>) -> Result<HttpResponse, 
         (status = 503, description = "Google sign-in is not configured (`provider_not_configured`).", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn google_callback(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    browser_flow(&state, Provider::Google)
+pub async fn google_callback(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    query: Result<web::Query<CallbackQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    browser::callback(&request, &state, Provider::Google, query).await
 }
 
 /// Where Facebook sends the browser back.
@@ -194,14 +207,10 @@ pub async fn google_callback(state: web::Data<AppState>) -> Result<HttpResponse,
         (status = 503, description = "Facebook sign-in is not configured (`provider_not_configured`).", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn facebook_callback(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    browser_flow(&state, Provider::Facebook)
-}
-
-/// The browser flow needs the flow cookie (state, nonce, PKCE verifier), which arrives with
-/// the first provider adapter; until then no provider can be configured, so the contract's
-/// first check — an unconfigured provider answers 503 — is the whole answer.
-fn browser_flow(state: &AppState, provider: Provider) -> Result<HttpResponse, ApiError> {
-    state.providers.get(provider)?;
-    Err(ApiError::ProviderNotConfigured(provider))
+pub async fn facebook_callback(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    query: Result<web::Query<CallbackQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    browser::callback(&request, &state, Provider::Facebook, query).await
 }

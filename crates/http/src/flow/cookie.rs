@@ -1,0 +1,203 @@
+//! The flow cookie: what `start` must remember until `callback` — the provider, the attempt's
+//! secrets and the client's redirect URI — sealed with AES-256-GCM (actix's private cookie
+//! jar: encrypted and authenticated), `HttpOnly`, `SameSite=Lax` (the callback is a top-level
+//! navigation from the provider), `Secure` over https, and short-lived both in the browser
+//! (`Max-Age`) and inside the sealed value (checked at the callback, whatever the browser does).
+
+use crate::problem::ApiError;
+use actix_web::HttpRequest;
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
+use serde::{Deserialize, Serialize};
+use zeropass_domain::{AuthorizationFlow, Provider};
+
+/// The cookie's name.
+const FLOW_COOKIE: &str = "zeropass_flow";
+/// The cookie is sent to both providers' callbacks (a state minted for one is refused at the
+/// other by the provider sealed inside) and nowhere else.
+const FLOW_COOKIE_PATH: &str = "/auth/";
+/// How long a browser sign-in may take, in seconds.
+pub(crate) const FLOW_COOKIE_MAX_AGE: i64 = 600;
+
+/// What the cookie holds.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct FlowCookie {
+    provider: String,
+    state: String,
+    nonce: String,
+    pkce_verifier: String,
+    callback_url: String,
+    redirect_uri: Option<String>,
+    /// Unix seconds when the attempt started.
+    issued_at: i64,
+}
+
+impl FlowCookie {
+    /// The cookie for a new attempt.
+    pub(crate) fn new(
+        provider: Provider,
+        flow: &AuthorizationFlow,
+        redirect_uri: Option<String>,
+        now: i64,
+    ) -> Self {
+        Self {
+            provider: provider.as_str().to_owned(),
+            state: flow.state.clone(),
+            nonce: flow.nonce.clone(),
+            pkce_verifier: flow.pkce_verifier.clone(),
+            callback_url: flow.callback_url.clone(),
+            redirect_uri,
+            issued_at: now,
+        }
+    }
+
+    /// The sealed `Set-Cookie`.
+    pub(crate) fn seal(&self, key: &Key, secure: bool) -> Result<Cookie<'static>, ApiError> {
+        let value =
+            serde_json::to_string(self).map_err(|error| ApiError::Internal(Box::new(error)))?;
+        let mut jar = CookieJar::new();
+        jar.private_mut(key).add(
+            base_cookie(value, secure)
+                .max_age(CookieDuration::seconds(FLOW_COOKIE_MAX_AGE))
+                .finish(),
+        );
+        jar.get(FLOW_COOKIE)
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("sealed cookie missing from its jar".into()))
+    }
+
+    /// Opens the request's flow cookie for `provider`: present, authentic, of this provider,
+    /// not expired.
+    pub(crate) fn open(
+        request: &HttpRequest,
+        key: &Key,
+        provider: Provider,
+        now: i64,
+    ) -> Result<Self, ApiError> {
+        let sealed = request
+            .cookie(FLOW_COOKIE)
+            .ok_or(ApiError::InvalidState("no flow cookie"))?;
+        let mut jar = CookieJar::new();
+        jar.add_original(sealed);
+        let opened = jar
+            .private(key)
+            .get(FLOW_COOKIE)
+            .ok_or(ApiError::InvalidState("flow cookie not authentic"))?;
+        let cookie: Self = serde_json::from_str(opened.value())
+            .map_err(|_| ApiError::InvalidState("flow cookie unreadable"))?;
+        if cookie.provider != provider.as_str() {
+            return Err(ApiError::InvalidState("flow started with another provider"));
+        }
+        if !(0..=FLOW_COOKIE_MAX_AGE).contains(&(now - cookie.issued_at)) {
+            return Err(ApiError::InvalidState("flow expired"));
+        }
+        Ok(cookie)
+    }
+
+    /// The `Set-Cookie` that deletes the flow cookie (attributes matching the original).
+    pub(crate) fn removal(secure: bool) -> Cookie<'static> {
+        let mut cookie = base_cookie(String::new(), secure).finish();
+        cookie.make_removal();
+        cookie
+    }
+
+    /// The attempt's secrets, for the provider.
+    pub(crate) fn flow(&self) -> AuthorizationFlow {
+        AuthorizationFlow {
+            state: self.state.clone(),
+            nonce: self.nonce.clone(),
+            pkce_verifier: self.pkce_verifier.clone(),
+            callback_url: self.callback_url.clone(),
+        }
+    }
+
+    pub(crate) fn state(&self) -> &str {
+        &self.state
+    }
+
+    pub(crate) fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
+    }
+}
+
+fn base_cookie(value: String, secure: bool) -> actix_web::cookie::CookieBuilder<'static> {
+    Cookie::build(FLOW_COOKIE, value)
+        .path(FLOW_COOKIE_PATH)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn flow() -> AuthorizationFlow {
+        AuthorizationFlow {
+            state: "s".into(),
+            nonce: "n".into(),
+            pkce_verifier: "v".into(),
+            callback_url: "http://x/auth/google/callback".into(),
+        }
+    }
+
+    fn request_with(cookie: Cookie<'static>) -> HttpRequest {
+        TestRequest::default().cookie(cookie).to_http_request()
+    }
+
+    #[test]
+    fn a_sealed_cookie_opens_with_its_key_for_its_provider() {
+        let key = Key::generate();
+        let sealed = FlowCookie::new(Provider::Google, &flow(), Some("app:/cb".into()), 1000)
+            .seal(&key, true)
+            .unwrap();
+        assert!(sealed.http_only().unwrap_or(false));
+        assert_eq!(sealed.same_site(), Some(SameSite::Lax));
+        assert_eq!(sealed.secure(), Some(true));
+        assert_eq!(sealed.max_age(), Some(CookieDuration::seconds(600)));
+        assert!(
+            !sealed.value().contains("app:/cb"),
+            "the cookie is not encrypted"
+        );
+        let opened = FlowCookie::open(&request_with(sealed), &key, Provider::Google, 1100).unwrap();
+        assert_eq!(opened.flow(), flow());
+        assert_eq!(opened.redirect_uri(), Some("app:/cb"));
+    }
+
+    #[test]
+    fn another_key_another_provider_or_an_old_cookie_is_an_invalid_state() {
+        let key = Key::generate();
+        let sealed = FlowCookie::new(Provider::Google, &flow(), None, 1000)
+            .seal(&key, false)
+            .unwrap();
+        let open = |key: &Key, provider, now| {
+            FlowCookie::open(&request_with(sealed.clone()), key, provider, now)
+                .map(|_| ())
+                .map_err(|e| e.code())
+        };
+        assert_eq!(
+            open(&Key::generate(), Provider::Google, 1000),
+            Err("invalid_state")
+        );
+        assert_eq!(open(&key, Provider::Facebook, 1000), Err("invalid_state"));
+        assert_eq!(open(&key, Provider::Google, 1601), Err("invalid_state"));
+        assert_eq!(open(&key, Provider::Google, 999), Err("invalid_state"));
+        assert_eq!(open(&key, Provider::Google, 1600), Ok(()));
+    }
+
+    #[test]
+    fn a_tampered_or_missing_cookie_is_an_invalid_state() {
+        let key = Key::generate();
+        let sealed = FlowCookie::new(Provider::Google, &flow(), None, 1000)
+            .seal(&key, false)
+            .unwrap();
+        let mut value = sealed.value().to_owned();
+        let last = value.pop().unwrap();
+        value.push(if last == 'A' { 'B' } else { 'A' });
+        let tampered = Cookie::new(FLOW_COOKIE, value);
+        assert!(FlowCookie::open(&request_with(tampered), &key, Provider::Google, 1000).is_err());
+        let none = TestRequest::default().to_http_request();
+        assert!(FlowCookie::open(&none, &key, Provider::Google, 1000).is_err());
+    }
+}
