@@ -348,3 +348,383 @@ async fn google_down_at_start_up_is_a_502_then_it_recovers() {
     }
     assert_eq!(status, 200, "zeropass did not recover once Google was back");
 }
+
+fn claims(google: &FakeGoogle, sub: &str, email: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({"iss": google.issuer(), "aud": FakeGoogle::CLIENT_ID, "azp": FakeGoogle::CLIENT_ID, "sub": sub, "email": email,
+           "email_verified": true, "iat": now, "exp": now + 3600})
+}
+
+#[tokio::test]
+async fn every_hostile_id_token_is_refused_and_writes_no_row() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let google = FakeGoogle::start();
+    let server = server_for(&google);
+    let good = claims(&google, "sub-hostile", "hostile@example.com");
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut changed = good.clone();
+        change(&mut changed);
+        google.sign_claims(json!({}), changed)
+    };
+    let valid = google.sign_claims(json!({}), good.clone());
+    let (head, rest) = valid.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let mut signature_bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    signature_bytes[10] ^= 0x01;
+    let flipped = format!(
+        "{head}.{payload}.{}",
+        URL_SAFE_NO_PAD.encode(&signature_bytes)
+    );
+    let alg_none = format!(
+        "{}.{payload}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#)
+    );
+    let hs256_with_client_secret = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &good,
+        &jsonwebtoken::EncodingKey::from_secret(FakeGoogle::CLIENT_SECRET.as_bytes()),
+    )
+    .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let cases: Vec<(&str, String, Option<&str>, &str)> = vec![
+        ("flipped signature byte", flipped, None, "invalid_id_token"),
+        ("alg none", alg_none, None, "invalid_id_token"),
+        (
+            "HS256 with the client secret",
+            hs256_with_client_secret,
+            None,
+            "invalid_id_token",
+        ),
+        (
+            "wrong iss",
+            with(&|c| c["iss"] = json!("https://accounts.google.com.evil.example")),
+            None,
+            "invalid_id_token",
+        ),
+        (
+            "wrong aud",
+            with(&|c| {
+                c["aud"] = json!("another-client");
+                c["azp"] = json!("another-client");
+            }),
+            None,
+            "invalid_id_token",
+        ),
+        (
+            "expired",
+            with(&|c| {
+                c["iat"] = json!(now - 7200);
+                c["exp"] = json!(now - 3600);
+            }),
+            None,
+            "invalid_id_token",
+        ),
+        (
+            "issued in the future",
+            with(&|c| c["iat"] = json!(now + 600)),
+            None,
+            "invalid_id_token",
+        ),
+        (
+            "missing sub",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("sub");
+            }),
+            None,
+            "invalid_id_token",
+        ),
+        (
+            "nonce differs from the posted one",
+            with(&|c| c["nonce"] = json!("token-nonce")),
+            Some("posted-nonce"),
+            "invalid_id_token",
+        ),
+        (
+            "posted nonce but none in the token",
+            valid.clone(),
+            Some("posted-nonce"),
+            "invalid_id_token",
+        ),
+        (
+            "nonce in the token but none posted",
+            with(&|c| c["nonce"] = json!("token-nonce")),
+            None,
+            "invalid_id_token",
+        ),
+        (
+            "email_verified false",
+            with(&|c| c["email_verified"] = json!(false)),
+            None,
+            "email_not_verified",
+        ),
+    ];
+    for (case, id_token, nonce, code) in cases {
+        let response = client()
+            .post(server.url("/auth/google/token"))
+            .json(&json!({"id_token": id_token, "nonce": nonce}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{case}");
+        assert_problem(response, 401, code).await;
+        assert_eq!(
+            server.database().count().await.unwrap(),
+            0,
+            "{case} wrote a row"
+        );
+    }
+    assert_eq!(
+        post_id_token(&server, &valid).await.status(),
+        200,
+        "the untampered token must pass"
+    );
+}
+
+#[tokio::test]
+async fn the_authorization_url_carries_pkce_s256_state_nonce_and_our_callback() {
+    let google = FakeGoogle::start();
+    let server = server_for(&google);
+    let start = client()
+        .get(server.url("/auth/google/start"))
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(
+        location
+            .as_str()
+            .starts_with(&format!("{}/o/oauth2/v2/auth?", google.issuer())),
+        "{location}"
+    );
+    let query: std::collections::HashMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["client_id"], FakeGoogle::CLIENT_ID);
+    assert_eq!(query["scope"], "openid email");
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["code_challenge"].len(), 43);
+    assert_eq!(
+        query["redirect_uri"],
+        format!("{PUBLIC_URL}/auth/google/callback")
+    );
+    assert!(query["state"].len() >= 32 && query["nonce"].len() >= 32);
+    let cookie = start.headers()["set-cookie"].to_str().unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Max-Age=600", "Path=/auth/"] {
+        assert!(
+            cookie.contains(attribute),
+            "{attribute} missing in {cookie}"
+        );
+    }
+    assert!(
+        !cookie.contains(&query["state"]),
+        "the state is readable in the cookie"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_state_or_cookie_is_400_and_never_reaches_the_token_endpoint() {
+    let google = FakeGoogle::start();
+    let server = server_for(&google);
+    let start = client()
+        .get(server.url("/auth/google/start"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = start.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let state: String = url::Url::parse(start.headers()["location"].to_str().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let no_state = client()
+        .get(server.url("/auth/google/callback?code=c"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_state, 400, "invalid_state").await;
+    let no_cookie = client()
+        .get(server.url(&format!("/auth/google/callback?code=c&state={state}")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_cookie, 400, "invalid_state").await;
+    assert_eq!(google.requests(Endpoint::Token), 0);
+}
+
+#[tokio::test]
+async fn a_replayed_callback_is_refused_because_the_code_is_spent() {
+    let google = FakeGoogle::start();
+    let server = server_for(&google);
+    let start = client()
+        .get(server.url("/auth/google/start"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = start.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let from_google = client()
+        .get(start.headers()["location"].to_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let back = url::Url::parse(from_google.headers()["location"].to_str().unwrap()).unwrap();
+    let callback = server.url(&format!("/auth/google/callback?{}", back.query().unwrap()));
+    assert_eq!(
+        client()
+            .get(&callback)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let replay = client()
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(replay, 401, "invalid_grant").await;
+}
+
+#[tokio::test]
+async fn a_rotated_google_key_is_accepted_after_one_jwks_refetch() {
+    let google = FakeGoogle::start();
+    let server = server_for(&google);
+    assert_eq!(
+        post_id_token(
+            &server,
+            &google.id_token_for(
+                &user("sub-r1", "r1@example.com"),
+                FakeGoogle::CLIENT_ID,
+                None
+            )
+        )
+        .await
+        .status(),
+        200
+    );
+    let fetched = google.requests(Endpoint::Jwks);
+    google.rotate_key();
+    assert_eq!(
+        post_id_token(
+            &server,
+            &google.id_token_for(
+                &user("sub-r2", "r2@example.com"),
+                FakeGoogle::CLIENT_ID,
+                None
+            )
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        post_id_token(
+            &server,
+            &google.id_token_for(
+                &user("sub-r3", "r3@example.com"),
+                FakeGoogle::CLIENT_ID,
+                None
+            )
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(google.requests(Endpoint::Jwks), fetched + 1);
+}
+
+#[tokio::test]
+async fn the_same_email_with_another_sub_is_409_and_a_new_email_for_the_same_sub_updates_the_user()
+{
+    let google = FakeGoogle::start();
+    let server = server_for(&google);
+    let first: Value = post_id_token(
+        &server,
+        &google.id_token_for(
+            &user("sub-one", "shared@example.com"),
+            FakeGoogle::CLIENT_ID,
+            None,
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let other_person = post_id_token(
+        &server,
+        &google.id_token_for(
+            &user("sub-two", "shared@example.com"),
+            FakeGoogle::CLIENT_ID,
+            None,
+        ),
+    )
+    .await;
+    assert_problem(other_person, 409, "identity_conflict").await;
+    let renamed: Value = post_id_token(
+        &server,
+        &google.id_token_for(
+            &user("sub-one", "renamed@example.com"),
+            FakeGoogle::CLIENT_ID,
+            None,
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(renamed["user"]["id"], first["user"]["id"]);
+    assert_eq!(renamed["user"]["email"], "renamed@example.com");
+    assert_eq!(server.database().count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn google_slow_or_answering_garbage_is_a_502_in_bounded_time_while_health_stays_fast() {
+    for failure in [Failure::Garbage, Failure::Delay(Duration::from_secs(15))] {
+        let google = FakeGoogle::start();
+        google.set_failure(Endpoint::Discovery, Some(failure));
+        let server = server_for(&google);
+        let id_token = google.id_token_for(
+            &user("sub-slow", "slow@example.com"),
+            FakeGoogle::CLIENT_ID,
+            None,
+        );
+        let started = std::time::Instant::now();
+        let sign_in = post_id_token(&server, &id_token);
+        let health = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let asked = std::time::Instant::now();
+            let response = client().get(server.url("/health")).send().await.unwrap();
+            (response.status(), asked.elapsed())
+        };
+        let (response, (health_status, health_time)) = tokio::join!(sign_in, health);
+        assert_problem(response, 502, "provider_unavailable").await;
+        assert!(
+            started.elapsed() < Duration::from_secs(12),
+            "502 took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(health_status, 200);
+        assert!(
+            health_time < Duration::from_secs(1),
+            "/health took {health_time:?} while Google hung"
+        );
+    }
+}

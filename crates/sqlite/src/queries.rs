@@ -45,6 +45,15 @@ pub(crate) fn set_active(
     Ok(updated > 0)
 }
 
+/// How many users are stored.
+pub(crate) fn count(conn: &mut SqliteConnection) -> Result<u64, RepositoryError> {
+    let count: i64 = users::table
+        .count()
+        .get_result(conn)
+        .map_err(errors::from_diesel)?;
+    u64::try_from(count).map_err(|error| RepositoryError::Unexpected(Box::new(error)))
+}
+
 /// Checks that the database answers.
 pub(crate) fn ping(conn: &mut SqliteConnection) -> Result<(), RepositoryError> {
     diesel::select(1.into_sql::<diesel::sql_types::Integer>())

@@ -55,6 +55,16 @@ impl SqliteUserRepository {
             .await
     }
 
+    /// How many users are stored. An operational figure (and a way for black-box tests to
+    /// check that a refused sign-in wrote nothing), outside the `UserRepository` port.
+    ///
+    /// # Errors
+    /// [`RepositoryError`] when the store fails.
+    #[tracing::instrument(name = "users.count", skip_all)]
+    pub async fn count(&self) -> Result<u64, RepositoryError> {
+        self.with_connection(queries::count).await
+    }
+
     /// Opens an existing, migrated database file through read-only connections, to check how
     /// writes fail on a database that cannot be written.
     #[cfg(test)]

@@ -628,3 +628,18 @@ async fn an_exhausted_pool_is_unavailable() {
     drop(held);
     db.repo.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_user_count_follows_creations_and_deletions() {
+    let db = file_database();
+    assert_eq!(db.repo.count().await.unwrap(), 0);
+    let user = db.repo.resolve_or_create(&ada()).await.unwrap();
+    db.repo.resolve_or_create(&ada()).await.unwrap();
+    db.repo
+        .resolve_or_create(&identity(Provider::Facebook, "fb-1", "ada@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(db.repo.count().await.unwrap(), 2);
+    db.repo.delete(user.id).await.unwrap();
+    assert_eq!(db.repo.count().await.unwrap(), 1);
+}
