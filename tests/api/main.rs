@@ -6,6 +6,7 @@
 
 mod docs;
 mod errors;
+mod facebook;
 mod google;
 mod harness;
 mod health;

@@ -6,6 +6,7 @@
 use secrecy::SecretString;
 use std::net::{IpAddr, SocketAddr};
 use url::{Host, Url};
+use zeropass_facebook::FacebookConfig;
 use zeropass_google::GoogleConfig;
 use zeropass_jwt::JwtSecret;
 
@@ -34,23 +35,6 @@ pub struct Config {
     pub allowed_redirect_uris: Vec<String>,
     /// `RUST_LOG`: the log filter.
     pub log_filter: String,
-}
-
-/// Facebook app settings.
-#[derive(Debug)]
-#[allow(
-    dead_code,
-    reason = "validated at start-up now; read by the Facebook adapter"
-)]
-pub struct FacebookConfig {
-    /// `FACEBOOK_APP_ID`.
-    pub app_id: String,
-    /// `FACEBOOK_APP_SECRET`.
-    pub app_secret: SecretString,
-    /// `FACEBOOK_GRAPH_URL`.
-    pub graph_url: Url,
-    /// `FACEBOOK_DIALOG_URL`.
-    pub dialog_url: Url,
 }
 
 /// Longest token lifetime accepted: zeropass's tokens are short-lived and cannot be revoked.

@@ -11,6 +11,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 use zeropass_domain::IdentityProvider;
+use zeropass_facebook::FacebookIdentityProvider;
 use zeropass_google::GoogleIdentityProvider;
 use zeropass_http::{AppState, BrowserFlow};
 use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
@@ -124,8 +125,9 @@ fn jwt_secret(configured: Option<JwtSecret>) -> Result<JwtSecret, ConfigError> {
 }
 
 /// The identity providers whose credentials are configured. Building them does no network
-/// I/O; Google's discovery is started in the background and retried on demand, so a provider
-/// that is down never stops the server (its endpoints answer 502 until it is back).
+/// I/O (Facebook needs none ahead of a sign-in); Google's discovery is started in the
+/// background and retried on demand, so a provider that is down never stops the server (its
+/// endpoints answer 502 until it is back).
 fn identity_providers(config: &Config) -> Result<Vec<Arc<dyn IdentityProvider>>, ConfigError> {
     let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
     if let Some(google) = &config.google {
@@ -138,10 +140,11 @@ fn identity_providers(config: &Config) -> Result<Vec<Arc<dyn IdentityProvider>>,
         providers.push(google);
         tracing::info!("Google sign-in configured");
     }
-    if config.facebook.is_some() {
-        tracing::warn!(
-            "FACEBOOK_APP_ID is set, but this build has no Facebook adapter yet: Facebook endpoints answer 503"
-        );
+    if let Some(facebook) = &config.facebook {
+        let facebook = FacebookIdentityProvider::new(facebook.clone())
+            .map_err(|error| ConfigError::new("FACEBOOK_APP_ID", error.to_string()))?;
+        providers.push(Arc::new(facebook));
+        tracing::info!("Facebook sign-in configured");
     }
     Ok(providers)
 }

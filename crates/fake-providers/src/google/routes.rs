@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::{Url, form_urlencoded};
 
+use crate::random::random_token;
+
 use super::{ClientAuth, Endpoint, FakeGoogle, FakeGoogleUser, Grant, Shared, TokenRequest};
 
 /// How long an authorization code can be exchanged.
@@ -302,13 +304,6 @@ fn form_decode(encoded: &str) -> String {
         .next()
         .map(|(_, value)| value.into_owned())
         .unwrap_or_default()
-}
-
-/// 32 random bytes, base64url: codes and access tokens nobody can guess.
-fn random_token() -> Result<String, getrandom::Error> {
-    let mut bytes = [0_u8; 32];
-    getrandom::fill(&mut bytes)?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// An RFC 6749 5.2 error answer.
