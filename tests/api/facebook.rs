@@ -1,7 +1,7 @@
 //! Sign in with Facebook through the real server and a fake Facebook (dialog and Graph API) on
 //! loopback: the native door (a user access token posted by an app) and the redirect flow.
 
-use crate::harness::{PUBLIC_URL, TestServer, assert_problem, client};
+use crate::harness::{PUBLIC_URL, TestServer, assert_problem, client, flow_cookie};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use zeropass_fake_providers::{
@@ -22,6 +22,18 @@ fn facebook_variables(facebook: &FakeFacebook) -> Vec<(&'static str, String)> {
 
 fn server_for(facebook: &FakeFacebook) -> TestServer {
     let variables = facebook_variables(facebook);
+    let pairs: Vec<(&str, &str)> = variables.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    TestServer::start_with(&pairs)
+}
+
+/// A server with both providers configured, against both fakes.
+fn server_for_both(facebook: &FakeFacebook, google: &FakeGoogle) -> TestServer {
+    let mut variables = facebook_variables(facebook);
+    variables.extend([
+        ("GOOGLE_CLIENT_ID", FakeGoogle::CLIENT_ID.to_owned()),
+        ("GOOGLE_CLIENT_SECRET", FakeGoogle::CLIENT_SECRET.to_owned()),
+        ("GOOGLE_ISSUER_URL", google.issuer()),
+    ]);
     let pairs: Vec<(&str, &str)> = variables.iter().map(|(k, v)| (*k, v.as_str())).collect();
     TestServer::start_with(&pairs)
 }
@@ -102,13 +114,7 @@ async fn a_browser_signs_in_through_the_dialog_and_the_code_exchange() {
         .await
         .unwrap();
     assert_eq!(start.status(), 302);
-    let cookie = start.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = flow_cookie(&start);
     let dialog = url::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
     let query: std::collections::HashMap<String, String> =
         dialog.query_pairs().into_owned().collect();
@@ -160,13 +166,7 @@ async fn with_an_allowed_client_redirect_the_token_arrives_in_the_fragment() {
         .send()
         .await
         .unwrap();
-    let cookie = start.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = flow_cookie(&start);
     let from_facebook = client()
         .get(start.headers()["location"].to_str().unwrap())
         .send()
@@ -203,13 +203,7 @@ async fn a_state_mismatch_is_400_with_no_graph_call_at_all() {
         .send()
         .await
         .unwrap();
-    let cookie = start.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = flow_cookie(&start);
     let response = client()
         .get(server.url("/auth/facebook/callback?code=c&state=forged"))
         .header("cookie", cookie)
@@ -224,15 +218,7 @@ async fn a_state_mismatch_is_400_with_no_graph_call_at_all() {
 async fn a_google_state_is_refused_at_the_facebook_callback_and_the_other_way_round() {
     let facebook = FakeFacebook::start();
     let google = FakeGoogle::start();
-    let google_issuer = google.issuer();
-    let mut variables = facebook_variables(&facebook);
-    variables.extend([
-        ("GOOGLE_CLIENT_ID", FakeGoogle::CLIENT_ID.to_owned()),
-        ("GOOGLE_CLIENT_SECRET", FakeGoogle::CLIENT_SECRET.to_owned()),
-        ("GOOGLE_ISSUER_URL", google_issuer),
-    ]);
-    let pairs: Vec<(&str, &str)> = variables.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = TestServer::start_with(&pairs);
+    let server = server_for_both(&facebook, &google);
     for (started, finished) in [("google", "facebook"), ("facebook", "google")] {
         let start = client()
             .get(server.url(&format!("/auth/{started}/start")))
@@ -240,13 +226,7 @@ async fn a_google_state_is_refused_at_the_facebook_callback_and_the_other_way_ro
             .await
             .unwrap();
         assert_eq!(start.status(), 302, "{started}");
-        let cookie = start.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let cookie = flow_cookie(&start);
         let state: String = url::Url::parse(start.headers()["location"].to_str().unwrap())
             .unwrap()
             .query_pairs()
@@ -358,15 +338,7 @@ async fn graph_failing_or_slow_is_a_502_in_bounded_time() {
 async fn the_same_email_at_google_and_at_facebook_makes_two_users() {
     let facebook = FakeFacebook::start();
     let google = FakeGoogle::start();
-    let google_issuer = google.issuer();
-    let mut variables = facebook_variables(&facebook);
-    variables.extend([
-        ("GOOGLE_CLIENT_ID", FakeGoogle::CLIENT_ID.to_owned()),
-        ("GOOGLE_CLIENT_SECRET", FakeGoogle::CLIENT_SECRET.to_owned()),
-        ("GOOGLE_ISSUER_URL", google_issuer),
-    ]);
-    let pairs: Vec<(&str, &str)> = variables.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = TestServer::start_with(&pairs);
+    let server = server_for_both(&facebook, &google);
     let at_facebook: Value = post_access_token(
         &server,
         &facebook.user_token_for(&person("10007", Some("both@example.com"))),

@@ -1,7 +1,7 @@
 //! Sign in with Google through the real server and a fake Google on loopback: the native door
 //! (an id_token posted by an app) and the browser redirect flow, end to end.
 
-use crate::harness::{PUBLIC_URL, TestServer, assert_problem, client};
+use crate::harness::{PUBLIC_URL, TestServer, assert_problem, client, flow_cookie};
 use serde_json::{Value, json};
 use std::time::Duration;
 use zeropass_fake_providers::{Endpoint, Failure, FakeGoogle, FakeGoogleUser};
@@ -180,13 +180,7 @@ async fn browser_sign_in(server: &TestServer, start_query: &str) -> reqwest::Res
         .await
         .unwrap();
     assert_eq!(start.status(), 302);
-    let cookie = start.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = flow_cookie(&start);
     let to_google = start.headers()["location"].to_str().unwrap().to_owned();
     let from_google = client().get(&to_google).send().await.unwrap();
     assert_eq!(
@@ -286,13 +280,7 @@ async fn a_callback_whose_state_does_not_match_is_400_and_never_reaches_the_toke
         .send()
         .await
         .unwrap();
-    let cookie = start.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = flow_cookie(&start);
     let response = client()
         .get(server.url("/auth/google/callback?code=anything&state=forged"))
         .header("cookie", cookie)
@@ -531,13 +519,7 @@ async fn a_missing_state_or_cookie_is_400_and_never_reaches_the_token_endpoint()
         .send()
         .await
         .unwrap();
-    let cookie = start.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = flow_cookie(&start);
     let state: String = url::Url::parse(start.headers()["location"].to_str().unwrap())
         .unwrap()
         .query_pairs()
@@ -570,13 +552,7 @@ async fn a_replayed_callback_is_refused_because_the_code_is_spent() {
         .send()
         .await
         .unwrap();
-    let cookie = start.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = flow_cookie(&start);
     let from_google = client()
         .get(start.headers()["location"].to_str().unwrap())
         .send()

@@ -218,6 +218,12 @@ pub fn token_for(user: &User) -> String {
     tokens.issue(user).unwrap().token
 }
 
+/// The `name=value` of the flow cookie a `start` response set, to send back at the callback.
+pub fn flow_cookie(start: &reqwest::Response) -> String {
+    let set_cookie = start.headers()["set-cookie"].to_str().unwrap();
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
 /// An HTTP client that never goes through a proxy and never follows redirects.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
