@@ -39,7 +39,13 @@ impl TestServer {
 
     /// The test configuration plus (or overridden by) `extra` variables.
     pub fn start_with(extra: &[(&str, &str)]) -> Self {
-        let directory = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), extra)
+    }
+
+    /// Like [`start_with`](Self::start_with), but in `directory` and on the `zeropass.db` it
+    /// already holds: for instance the one a killed server left behind
+    /// ([`kill_keeping_directory`](Self::kill_keeping_directory)).
+    pub fn start_in(directory: TempDir, extra: &[(&str, &str)]) -> Self {
         let database_url = format!(
             "sqlite://{}",
             directory.path().join("zeropass.db").display()
@@ -49,6 +55,8 @@ impl TestServer {
             ("PUBLIC_URL", PUBLIC_URL),
             ("JWT_SECRET", TEST_SECRET),
             ("RUST_LOG", "info"),
+            // Tests sign in in bursts from one address; the rate-limit test sets its own.
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
             ("DATABASE_URL", database_url.as_str()),
         ];
         variables.retain(|(name, _)| !extra.iter().any(|(other, _)| other == name));
@@ -73,11 +81,11 @@ impl TestServer {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some((_, rest)) = line.split_once("listening on http://") {
-                    let address = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
+                    // Text and JSON log lines alike: the address is the run of address characters.
+                    let address: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
+                        .collect();
                     let _ = address_sender.send(address);
                 }
                 let mut logs = sink.lock().unwrap();
@@ -149,6 +157,20 @@ impl TestServer {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The database file (`zeropass.db` in the server's directory).
+    pub fn database_path(&self) -> PathBuf {
+        self.directory.path().join("zeropass.db")
+    }
+
+    /// Kills the process with SIGKILL — no graceful stop, as in a crash or an OOM kill — waits
+    /// for it, and hands back its directory with the database as the process left it.
+    pub fn kill_keeping_directory(mut self) -> TempDir {
+        send_signal(self.child.id(), "KILL");
+        wait_bounded(&mut self.child, Duration::from_secs(10));
+        // `Drop` needs a directory to delete; it gets an empty one in place of the kept one.
+        std::mem::replace(&mut self.directory, tempfile::tempdir().unwrap())
     }
 }
 

@@ -11,4 +11,5 @@ mod google;
 mod harness;
 mod health;
 mod lifecycle;
+mod protection;
 mod users;

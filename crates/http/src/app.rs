@@ -4,10 +4,13 @@
 use crate::bare_errors::{
     json_config, not_found, path_config, problem_for_bare_errors, query_config,
 };
+use crate::metrics::{self, metrics_middleware};
+use crate::middleware;
 use crate::routes::{docs, health, sign_in, users};
 use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 
 /// The whole HTTP API over this state.
@@ -27,7 +30,15 @@ pub fn app(
         .app_data(json_config())
         .app_data(path_config())
         .app_data(query_config())
+        // Innermost first: the rate limit and CORS answer before any handler; the problem
+        // safety net sees every response under it; headers and the request id cover all.
+        .wrap(from_fn(middleware::rate_limit))
+        .wrap(from_fn(middleware::cors))
         .wrap(problem_for_bare_errors())
+        .wrap(from_fn(middleware::security_headers))
+        .wrap(from_fn(middleware::request_id))
+        // Outermost, so it sees every final status, 429s and 404s included.
+        .wrap(metrics_middleware())
         .configure(routes)
         .default_service(web::to(not_found))
 }
@@ -35,6 +46,7 @@ pub fn app(
 fn routes(config: &mut web::ServiceConfig) {
     config
         .service(web::resource("/health").get(health::health))
+        .service(web::resource("/metrics").get(metrics::metrics))
         .service(
             web::resource("/users/me")
                 .get(users::get_me)

@@ -9,6 +9,9 @@ mod bare_errors;
 mod bearer;
 mod dto;
 mod flow;
+mod instrumented;
+mod metrics;
+mod middleware;
 mod openapi;
 mod problem;
 mod routes;
@@ -18,6 +21,9 @@ pub use app::app;
 pub use bare_errors::MAX_JSON_BODY_BYTES;
 pub use bearer::MAX_AUTHORIZATION_HEADER_BYTES;
 pub use flow::BrowserFlow;
+pub use instrumented::InstrumentedProvider;
+pub use metrics::{Metrics, PoolStateFn};
+pub use middleware::{CorsOrigins, InvalidProxy, Protection, RateLimit, TrustedProxies};
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
 pub use state::AppState;
@@ -26,3 +32,5 @@ pub use state::AppState;
 mod app_tests;
 #[cfg(test)]
 mod browser_tests;
+#[cfg(test)]
+mod protection_tests;

@@ -4,6 +4,7 @@ use crate::dto::{
     FacebookTokenRequest, GoogleTokenRequest, HealthReport, ProviderName, TokenResponse,
     UserResponse,
 };
+use crate::metrics;
 use crate::problem::Problem;
 use crate::routes::{docs, health, sign_in, users};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -19,6 +20,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         health::health,
+        metrics::metrics,
         sign_in::google_start,
         sign_in::google_callback,
         sign_in::google_token,

@@ -76,6 +76,12 @@ pub enum ApiError {
     /// 403 `account_disabled`: the user is inactive.
     #[error("account disabled")]
     AccountDisabled,
+    /// 403 `cors_origin_not_allowed`: a CORS preflight from an origin not in the allow-list.
+    #[error("CORS origin not allowed")]
+    CorsOriginNotAllowed,
+    /// 429 `rate_limited`: too many sign-in requests from this client; retry after the seconds given.
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
     /// 404 `not_found`: no such endpoint (or unknown provider).
     #[error("not found")]
     NotFound,
@@ -124,6 +130,8 @@ impl ApiError {
             Self::InvalidGrant(_) => "invalid_grant",
             Self::EmailNotVerified => "email_not_verified",
             Self::AccountDisabled => "account_disabled",
+            Self::CorsOriginNotAllowed => "cors_origin_not_allowed",
+            Self::RateLimited(_) => "rate_limited",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::IdentityConflict => "identity_conflict",
@@ -150,6 +158,8 @@ impl ApiError {
             Self::InvalidGrant(_) => "Authorization code refused",
             Self::EmailNotVerified => "Email not verified",
             Self::AccountDisabled => "Account disabled",
+            Self::CorsOriginNotAllowed => "CORS origin not allowed",
+            Self::RateLimited(_) => "Too many requests",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::IdentityConflict => "Identity conflict",
@@ -178,6 +188,8 @@ impl ApiError {
             Self::InvalidGrant(_) => "The identity provider refused the authorization code.".into(),
             Self::EmailNotVerified => "The identity provider has not verified this account's email address.".into(),
             Self::AccountDisabled => "This account is disabled.".into(),
+            Self::CorsOriginNotAllowed => "This origin is not allowed to call the API from a browser.".into(),
+            Self::RateLimited(seconds) => format!("Too many sign-in requests from this client; retry in {seconds} s."),
             Self::NotFound => "There is nothing at this address.".into(),
             Self::MethodNotAllowed => "This endpoint does not accept this method.".into(),
             Self::IdentityConflict => "This email address already belongs to another account of this provider.".into(),
@@ -226,6 +238,8 @@ impl ResponseError for ApiError {
             | Self::InvalidGrant(_)
             | Self::EmailNotVerified => StatusCode::UNAUTHORIZED,
             Self::AccountDisabled => StatusCode::FORBIDDEN,
+            Self::CorsOriginNotAllowed => StatusCode::FORBIDDEN,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::IdentityConflict => StatusCode::CONFLICT,
@@ -255,6 +269,9 @@ impl ResponseError for ApiError {
             }
             Self::DatabaseUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::RateLimited(seconds) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
             _ => {}
         }

@@ -2,6 +2,9 @@
 //! the server from real adapters, or by a tester from mocks.
 
 use crate::flow::BrowserFlow;
+use crate::instrumented::InstrumentedProvider;
+use crate::metrics::Metrics;
+use crate::middleware::Protection;
 use crate::problem::ApiError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +20,8 @@ pub struct AppState {
     pub(crate) users: Arc<dyn UserRepository>,
     pub(crate) providers: IdentityProviders,
     pub(crate) browser: BrowserFlow,
+    pub(crate) protection: Protection,
+    pub(crate) metrics: Metrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -30,12 +35,15 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State over these ports; a provider not in `providers` answers 503 `provider_not_configured`.
     /// The browser flow starts with [`BrowserFlow::local`]; set it with [`Self::with_browser_flow`].
+    /// The state has a metrics registry of its own, and every provider is wrapped in an
+    /// [`InstrumentedProvider`] recording into it.
     #[must_use]
     pub fn new(
         users: Arc<dyn UserRepository>,
         tokens: Arc<dyn AccessTokens>,
         providers: impl IntoIterator<Item = Arc<dyn IdentityProvider>>,
     ) -> Self {
+        let metrics = Metrics::new();
         Self {
             sign_in: SignIn::new(Arc::clone(&users), Arc::clone(&tokens)),
             current_user: CurrentUser::new(Arc::clone(&users), tokens),
@@ -43,11 +51,43 @@ impl AppState {
             providers: IdentityProviders(
                 providers
                     .into_iter()
-                    .map(|provider| (provider.provider(), provider))
+                    .map(|provider| {
+                        let instrumented: Arc<dyn IdentityProvider> =
+                            Arc::new(InstrumentedProvider::new(provider, metrics.clone()));
+                        (instrumented.provider(), instrumented)
+                    })
                     .collect(),
             ),
             browser: BrowserFlow::local(),
+            protection: Protection::default(),
+            metrics,
         }
+    }
+
+    /// Reports the database pool in `zeropass_db_pool_connections`: `pool_state` returns
+    /// `(connections, idle)` and is called at each scrape of `/metrics`. Without it the gauges
+    /// are absent.
+    #[must_use]
+    pub fn with_pool_gauge(
+        mut self,
+        pool_state: impl Fn() -> (u32, u32) + Send + Sync + 'static,
+    ) -> Self {
+        self.metrics.set_pool_state(Arc::new(pool_state));
+        self
+    }
+
+    /// This state's metrics (its own registry).
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The abuse and browser settings: trusted proxies, CORS origins, the sign-in rate limit
+    /// (none by default).
+    #[must_use]
+    pub fn with_protection(mut self, protection: Protection) -> Self {
+        self.protection = protection;
+        self
     }
 
     /// The browser flow's settings (public URL, cookie key, allowed client redirect URIs).

@@ -7,6 +7,8 @@
 //! `exp`, `iss` (= `PUBLIC_URL`), `aud` (= [`AUDIENCE`]) and `jti`.
 
 mod claims;
+#[cfg(test)]
+mod props;
 mod secret;
 mod tokens;
 

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use url::{Host, Url};
 use zeropass_facebook::FacebookConfig;
 use zeropass_google::GoogleConfig;
+use zeropass_http::{CorsOrigins, Protection, RateLimit, TrustedProxies};
 use zeropass_jwt::JwtSecret;
 
 /// The configuration of one zeropass process.
@@ -35,7 +36,25 @@ pub struct Config {
     pub allowed_redirect_uris: Vec<String>,
     /// `RUST_LOG`: the log filter.
     pub log_filter: String,
+    /// `LOG_FORMAT`: human-readable text (default) or one JSON object per line.
+    pub log_format: LogFormat,
+    /// `TRUSTED_PROXIES`, `CORS_ALLOWED_ORIGINS`, `AUTH_RATE_LIMIT_*`.
+    pub protection: Protection,
 }
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event, for log shippers.
+    Json,
+}
+
+/// Default sustained sign-in requests per client and minute.
+pub const DEFAULT_AUTH_RATE_LIMIT_PER_MINUTE: u32 = 60;
+/// Default sign-in requests a client may make at once.
+pub const DEFAULT_AUTH_RATE_LIMIT_BURST: u32 = 20;
 
 /// Longest token lifetime accepted: zeropass's tokens are short-lived and cannot be revoked.
 pub const MAX_JWT_TTL_SECONDS: u64 = 24 * 60 * 60;
@@ -101,8 +120,75 @@ impl Config {
             facebook: facebook(&var)?,
             allowed_redirect_uris: redirect_uris(var("ALLOWED_REDIRECT_URIS"))?,
             log_filter: var("RUST_LOG").unwrap_or_else(|| "info".into()),
+            log_format: log_format(var("LOG_FORMAT"))?,
+            protection: protection(&var)?,
         })
     }
+}
+
+fn log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
+    match value.as_deref() {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(ConfigError::new(
+            "LOG_FORMAT",
+            format!("'{other}' must be 'text' or 'json'"),
+        )),
+    }
+}
+
+fn protection(var: &impl Fn(&str) -> Option<String>) -> Result<Protection, ConfigError> {
+    let trusted_proxies = TrustedProxies::parse(&var("TRUSTED_PROXIES").unwrap_or_default())
+        .map_err(|error| ConfigError::new("TRUSTED_PROXIES", error.to_string()))?;
+    let cors_origins = list(var("CORS_ALLOWED_ORIGINS"))
+        .into_iter()
+        .map(|raw| match Url::parse(&raw) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && url.path() == "/"
+                    && url.query().is_none() =>
+            {
+                Ok(url.origin().ascii_serialization())
+            }
+            _ => Err(ConfigError::new(
+                "CORS_ALLOWED_ORIGINS",
+                format!("'{raw}' is not an origin such as https://app.example.com"),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let per_minute = whole_number(
+        "AUTH_RATE_LIMIT_PER_MINUTE",
+        var("AUTH_RATE_LIMIT_PER_MINUTE"),
+        DEFAULT_AUTH_RATE_LIMIT_PER_MINUTE,
+    )?;
+    let burst = whole_number(
+        "AUTH_RATE_LIMIT_BURST",
+        var("AUTH_RATE_LIMIT_BURST"),
+        DEFAULT_AUTH_RATE_LIMIT_BURST,
+    )?;
+    if per_minute > 0 && burst == 0 {
+        return Err(ConfigError::new(
+            "AUTH_RATE_LIMIT_BURST",
+            "must be at least 1 while AUTH_RATE_LIMIT_PER_MINUTE is set",
+        ));
+    }
+    Ok(Protection {
+        trusted_proxies,
+        cors_origins: CorsOrigins::new(cors_origins),
+        auth_rate_limit: (per_minute > 0).then(|| RateLimit::new(per_minute, burst)),
+    })
+}
+
+fn whole_number(
+    variable: &'static str,
+    value: Option<String>,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    value.map_or(Ok(default), |raw| {
+        raw.parse()
+            .map_err(|_| ConfigError::new(variable, format!("'{raw}' is not a whole number")))
+    })
 }
 
 fn public_url(value: Option<String>) -> Result<String, ConfigError> {
@@ -391,6 +477,54 @@ mod tests {
         .unwrap();
         assert!(config.google.is_none());
         assert_eq!(config.public_url, "https://auth.example.com");
+    }
+
+    #[test]
+    fn abuse_and_browser_settings_parse_and_refuse_nonsense() {
+        let config = parse(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://app.example.com, http://localhost:3000/",
+            ),
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+            ("LOG_FORMAT", "json"),
+        ])
+        .unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert!(config.protection.auth_rate_limit.is_none());
+        assert_eq!(
+            config.protection.cors_origins,
+            CorsOrigins::new(vec![
+                "https://app.example.com".into(),
+                "http://localhost:3000".into()
+            ])
+        );
+        assert!(
+            parse(&[]).unwrap().protection.auth_rate_limit.is_some(),
+            "the sign-in rate limit is on by default"
+        );
+        assert_eq!(
+            error_of(&[("TRUSTED_PROXIES", "proxy.local")]).0,
+            "TRUSTED_PROXIES"
+        );
+        assert_eq!(
+            error_of(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com/path")]).0,
+            "CORS_ALLOWED_ORIGINS"
+        );
+        assert_eq!(
+            error_of(&[("CORS_ALLOWED_ORIGINS", "*")]).0,
+            "CORS_ALLOWED_ORIGINS"
+        );
+        assert_eq!(
+            error_of(&[("AUTH_RATE_LIMIT_PER_MINUTE", "-1")]).0,
+            "AUTH_RATE_LIMIT_PER_MINUTE"
+        );
+        assert_eq!(
+            error_of(&[("AUTH_RATE_LIMIT_BURST", "0")]).0,
+            "AUTH_RATE_LIMIT_BURST"
+        );
+        assert_eq!(error_of(&[("LOG_FORMAT", "xml")]).0, "LOG_FORMAT");
     }
 
     #[test]

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), config::ConfigError> {
     load_dotenv()?;
     let config = config::Config::from_env()?;
-    telemetry::init(&config.log_filter)
+    telemetry::init(&config.log_filter, config.log_format)
         .map_err(|problem| config::ConfigError::new("RUST_LOG", problem))?;
     actix_web::rt::System::new().block_on(startup::serve(config))
 }

@@ -21,6 +21,16 @@ use zeropass_sqlite::{DatabaseLocation, SqliteUserRepository};
 /// sharing the secret can open the cookies the others sealed.
 const FLOW_COOKIE_KEY_PURPOSE: &str = "flow-cookie";
 
+/// Slow clients (slowloris): a connection must deliver its request head within this time or is
+/// answered 408 and closed.
+const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closing connection may take to acknowledge.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long an idle keep-alive connection is kept open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Concurrent connections per worker: bounds memory on a small VM (each costs a few KiB).
+const MAX_CONNECTIONS_PER_WORKER: usize = 2048;
+
 /// How long in-flight requests may take to finish after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -42,7 +52,11 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
         issuer: config.public_url.clone(),
         ttl: Duration::from_secs(config.jwt_ttl_seconds),
     }));
-    let state = AppState::new(users, tokens, providers).with_browser_flow(browser);
+    let pool = Arc::clone(&users);
+    let state = AppState::new(users, tokens, providers)
+        .with_browser_flow(browser)
+        .with_protection(config.protection)
+        .with_pool_gauge(move || pool.pool_state());
 
     let listener = TcpListener::bind(config.bind_addr).map_err(|error| {
         ConfigError::new(
@@ -56,6 +70,10 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
     let server = HttpServer::new(move || zeropass_http::app(state.clone()))
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+        .client_disconnect_timeout(DISCONNECT_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
+        .max_connections(MAX_CONNECTIONS_PER_WORKER)
         .listen(listener)
         .map_err(|error| {
             ConfigError::new("BIND_ADDR", format!("cannot listen on {address}: {error}"))

@@ -65,6 +65,14 @@ impl SqliteUserRepository {
         self.with_connection(queries::count).await
     }
 
+    /// The pool's connections right now: `(connections, idle)`, `connections` counting the idle
+    /// ones and those in use. For the metrics; it takes the pool's lock briefly, no I/O.
+    #[must_use]
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     /// Opens an existing, migrated database file through read-only connections, to check how
     /// writes fail on a database that cannot be written.
     #[cfg(test)]
@@ -133,5 +141,29 @@ impl UserRepository for SqliteUserRepository {
     #[tracing::instrument(name = "users.ping", skip_all)]
     async fn ping(&self) -> Result<(), RepositoryError> {
         self.with_connection(queries::ping).await
+    }
+}
+
+#[cfg(test)]
+mod pool_state_tests {
+    use super::*;
+
+    #[test]
+    fn pool_state_counts_idle_and_checked_out_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = PoolOptions {
+            max_connections: 2,
+            ..PoolOptions::default()
+        };
+        let repo = SqliteUserRepository::open_with(
+            &DatabaseLocation::File(dir.path().join("z.db")),
+            &options,
+        )
+        .unwrap();
+        assert_eq!(repo.pool_state(), (2, 2));
+        let held = repo.connection();
+        assert_eq!(repo.pool_state(), (2, 1));
+        drop(held);
+        assert_eq!(repo.pool_state(), (2, 2));
     }
 }

@@ -40,10 +40,16 @@ impl Email {
         if trimmed.is_empty() {
             return Err(EmailError::Empty);
         }
+        // Checked before lower-casing to bound the work on hostile input, and again after:
+        // some letters grow when lower-cased (`Ⱥ` is 2 bytes, `ⱥ` is 3), and the stored value is
+        // what must fit.
         if trimmed.len() > MAX_EMAIL_LENGTH {
             return Err(EmailError::TooLong);
         }
         let lowered = trimmed.to_lowercase();
+        if lowered.len() > MAX_EMAIL_LENGTH {
+            return Err(EmailError::TooLong);
+        }
         let (local, domain) = lowered.split_once('@').ok_or(EmailError::Malformed)?;
         if local.len() > MAX_LOCAL_PART_LENGTH {
             return Err(EmailError::TooLong);
@@ -163,6 +169,14 @@ mod tests {
         assert_eq!(Email::parse(&long_local), Err(EmailError::TooLong));
         let long_label = format!("a@{}.co", "b".repeat(64));
         assert_eq!(Email::parse(&long_label), Err(EmailError::Malformed));
+    }
+
+    #[test]
+    fn an_address_that_grows_past_the_limit_when_lower_cased_is_refused() {
+        let label = "Ⱥ".repeat(21);
+        let address = format!("a@{label}.{label}.{label}.{label}");
+        assert!(address.len() <= MAX_EMAIL_LENGTH);
+        assert_eq!(Email::parse(&address), Err(EmailError::TooLong));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! construction and nothing downstream checks it again.
 
 mod email;
+#[cfg(test)]
+mod email_props;
 mod provider;
 mod subject;
 

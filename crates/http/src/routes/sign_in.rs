@@ -16,6 +16,9 @@ use zeropass_domain::{NativeCredential, Provider};
 
 /// Query of `GET /auth/{provider}/start`.
 #[derive(Debug, Deserialize, IntoParams)]
+// The handlers take the query as a `Result`, so utoipa cannot infer where these parameters
+// live: without this they are documented as required *path* parameters.
+#[into_params(parameter_in = Query)]
 pub struct StartQuery {
     /// Where to deliver the token (as a URL fragment) after the callback; must be one of
     /// `ALLOWED_REDIRECT_URIS` exactly. Without it the callback answers the token as JSON.
@@ -24,6 +27,7 @@ pub struct StartQuery {
 
 /// Query of `GET /auth/{provider}/callback`, as sent by the provider.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     /// The authorization code.
     pub code: Option<String>,
@@ -54,6 +58,9 @@ pub struct CallbackQuery {
         (status = 409, description = "The email belongs to another Google account known here (`identity_conflict`).", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large (`payload_too_large`).", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json` (`unsupported_media_type`).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-in requests from this client (`rate_limited`); retry after `Retry-After` seconds.",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
         (status = 502, description = "Google is unavailable (`provider_unavailable`).", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Google sign-in is not configured, or the database is unavailable (`provider_not_configured`, `database_unavailable`).",
             body = Problem, content_type = "application/problem+json"),
@@ -87,6 +94,9 @@ pub async fn google_token(
         (status = 413, description = "The body is too large (`payload_too_large`).", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json` (`unsupported_media_type`).", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The Facebook account has no email (`email_required`).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-in requests from this client (`rate_limited`); retry after `Retry-After` seconds.",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
         (status = 502, description = "Facebook is unavailable (`provider_unavailable`).", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Facebook sign-in is not configured, or the database is unavailable (`provider_not_configured`, `database_unavailable`).",
             body = Problem, content_type = "application/problem+json"),
@@ -119,7 +129,10 @@ async fn native_sign_in(
     let signed_in = state
         .sign_in
         .with_native_credential(identity_provider, &credential)
-        .await?;
+        .await
+        .map_err(ApiError::from);
+    crate::metrics::record_sign_in_result(state, provider, &signed_in);
+    let signed_in = signed_in?;
     Ok(no_store(&mut HttpResponse::Ok()).json(TokenResponse::from(signed_in)))
 }
 
@@ -132,6 +145,9 @@ async fn native_sign_in(
     responses(
         (status = 302, description = "Redirect to Google, with the flow cookie set."),
         (status = 400, description = "`redirect_uri` is not allowed (`redirect_uri_not_allowed`).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-in requests from this client (`rate_limited`); retry after `Retry-After` seconds.",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
         (status = 502, description = "Google's metadata is unavailable (`provider_unavailable`).", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Google sign-in is not configured (`provider_not_configured`).", body = Problem, content_type = "application/problem+json"),
     )
@@ -152,6 +168,9 @@ pub async fn google_start(
     responses(
         (status = 302, description = "Redirect to the Facebook login dialog, with the flow cookie set."),
         (status = 400, description = "`redirect_uri` is not allowed (`redirect_uri_not_allowed`).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-in requests from this client (`rate_limited`); retry after `Retry-After` seconds.",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
         (status = 503, description = "Facebook sign-in is not configured (`provider_not_configured`).", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -176,6 +195,9 @@ pub async fn facebook_start(
             body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is disabled (`account_disabled`).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`identity_conflict`.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-in requests from this client (`rate_limited`); retry after `Retry-After` seconds.",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
         (status = 502, description = "Google is unavailable (`provider_unavailable`).", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Google sign-in is not configured (`provider_not_configured`).", body = Problem, content_type = "application/problem+json"),
     )
@@ -203,6 +225,9 @@ pub async fn google_callback(
         (status = 403, description = "The account is disabled (`account_disabled`).", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`identity_conflict`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The Facebook account has no email (`email_required`).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-in requests from this client (`rate_limited`); retry after `Retry-After` seconds.",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
         (status = 502, description = "Facebook is unavailable (`provider_unavailable`).", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Facebook sign-in is not configured (`provider_not_configured`).", body = Problem, content_type = "application/problem+json"),
     )

@@ -1,0 +1,171 @@
+//! Abuse limits and browser protections of the running server: the sign-in rate limit (and
+//! whom it believes about client addresses), security headers, request ids in responses and
+//! logs, JSON logs, CORS.
+
+use crate::harness::{TestServer, assert_problem, client, token_for};
+use zeropass_domain::Provider;
+
+async fn start_from(server: &TestServer, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut request = client().get(server.url("/auth/google/start"));
+    if let Some(address) = forwarded_for {
+        request = request.header("x-forwarded-for", address);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn sign_in_endpoints_answer_429_with_retry_after_once_the_burst_is_spent() {
+    let server = TestServer::start_with(&[
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "6"),
+        ("AUTH_RATE_LIMIT_BURST", "3"),
+    ]);
+    for attempt in 1..=3 {
+        assert_eq!(
+            start_from(&server, None).await.status(),
+            503,
+            "attempt {attempt} is within the burst"
+        );
+    }
+    let limited = start_from(&server, None).await;
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&retry_after), "{retry_after}");
+    assert_problem(limited, 429, "rate_limited").await;
+    assert_eq!(
+        client()
+            .get(server.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "only /auth/* is limited"
+    );
+}
+
+#[tokio::test]
+async fn a_forged_forwarded_for_does_not_escape_the_limit_unless_the_peer_is_a_trusted_proxy() {
+    let direct = TestServer::start_with(&[
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "6"),
+        ("AUTH_RATE_LIMIT_BURST", "2"),
+    ]);
+    let statuses = futures_statuses(&direct, ["1.1.1.1", "2.2.2.2", "3.3.3.3"]).await;
+    assert_eq!(
+        statuses,
+        [503, 503, 429],
+        "X-Forwarded-For from an untrusted peer must be ignored"
+    );
+
+    let proxied = TestServer::start_with(&[
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "6"),
+        ("AUTH_RATE_LIMIT_BURST", "2"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ]);
+    let statuses = futures_statuses(&proxied, ["1.1.1.1", "2.2.2.2", "3.3.3.3"]).await;
+    assert_eq!(
+        statuses,
+        [503, 503, 503],
+        "behind a trusted proxy each forwarded client has its own bucket"
+    );
+}
+
+async fn futures_statuses(server: &TestServer, addresses: [&str; 3]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for address in addresses {
+        statuses.push(start_from(server, Some(address)).await.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers_and_a_request_id_that_reaches_the_log() {
+    let server = TestServer::start();
+    let user = server
+        .create_user("traced@example.com", Provider::Google)
+        .await;
+    let response = client()
+        .delete(server.url("/users/me"))
+        .bearer_auth(token_for(&user))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let deleted_line = server
+        .logs()
+        .lines()
+        .find(|line| line.contains("user deleted"))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(
+        deleted_line.contains("trace-me-42"),
+        "the log line lacks the request id: {deleted_line:?}"
+    );
+    assert!(
+        !deleted_line.contains("traced@example.com"),
+        "an email reached the log"
+    );
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let server = TestServer::start_with(&[("LOG_FORMAT", "json")]);
+    let user = server
+        .create_user("json@example.com", Provider::Google)
+        .await;
+    let response = client()
+        .delete(server.url("/users/me"))
+        .bearer_auth(token_for(&user))
+        .header("x-request-id", "json-req-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let logs = server.logs();
+    let mut saw_request = false;
+    for line in logs.lines().filter(|line| !line.trim().is_empty()) {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        saw_request |= event.to_string().contains("json-req-7");
+    }
+    assert!(saw_request, "no JSON line carried the request id:\n{logs}");
+}
+
+#[tokio::test]
+async fn an_allowed_origin_gets_cors_and_others_get_their_preflight_refused() {
+    let server = TestServer::start_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]);
+    let preflight = |origin: &'static str| {
+        client()
+            .request(reqwest::Method::OPTIONS, server.url("/users/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(allowed.status(), 204);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert_problem(refused, 403, "cors_origin_not_allowed").await;
+}
