@@ -7,6 +7,7 @@
 mod docs;
 mod errors;
 mod facebook;
+mod faults;
 mod google;
 mod harness;
 mod health;

@@ -18,8 +18,8 @@ fn any_text() -> impl Strategy<Value = String> {
 /// case, non-ASCII letters (some of which change length when lower-cased), dots and dashes in
 /// awkward places, and parts from tiny to over-long.
 fn address_like() -> impl Strategy<Value = String> {
-    let local = "[A-Za-z0-9ÀÉİßΣ._%+-]{1,70}";
-    let label = "[A-Za-z0-9ÀÉİẞΣ-]{1,70}";
+    let local = "[A-Za-z0-9ÀÉİßΣȺȾ._%+-]{1,70}";
+    let label = "[A-Za-z0-9ÀÉİẞΣȺȾ-]{1,70}";
     (
         "[ \t\n]{0,2}",
         local,
