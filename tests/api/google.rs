@@ -325,6 +325,22 @@ async fn google_down_at_start_up_is_a_502_then_it_recovers() {
         "provider_unavailable",
     )
     .await;
+    let health: Value = client()
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            health["status"].as_str(),
+            health["providers"]["google"].as_str()
+        ),
+        (Some("ok"), Some("unavailable")),
+        "{health}"
+    );
     google.set_failure(Endpoint::Discovery, None);
     let mut status = 0;
     for _ in 0..40 {
@@ -335,6 +351,15 @@ async fn google_down_at_start_up_is_a_502_then_it_recovers() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(status, 200, "zeropass did not recover once Google was back");
+    let health: Value = client()
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["providers"]["google"], "ready", "{health}");
 }
 
 fn claims(google: &FakeGoogle, sub: &str, email: &str) -> Value {

@@ -11,7 +11,7 @@ async fn health_is_ok_when_the_database_answers() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"], "ok");
-    assert_eq!(body["providers"], serde_json::json!([]));
+    assert_eq!(body["providers"], serde_json::json!({}));
 }
 
 #[tokio::test]

@@ -191,6 +191,10 @@ impl IdentityProvider for GoogleIdentityProvider {
         Provider::Google
     }
 
+    async fn is_ready(&self) -> bool {
+        self.inner.discovery.is_ready()
+    }
+
     #[tracing::instrument(skip_all, fields(provider = "google"))]
     async fn authorization_url(&self, flow: &AuthorizationFlow) -> Result<String, IdentityError> {
         let result = self

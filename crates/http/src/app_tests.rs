@@ -30,6 +30,7 @@ fn user() -> User {
 fn google_vouching_for_ada() -> MockIdentityProvider {
     let mut google = MockIdentityProvider::new();
     google.expect_provider().return_const(Provider::Google);
+    google.expect_is_ready().returning(|| true);
     google
         .expect_verify_native_credential()
         .returning(|credential: &NativeCredential| {
@@ -225,7 +226,7 @@ async fn health_reports_unavailable_with_its_own_body_when_the_store_fails() {
     assert_eq!(headers.get("content-type").unwrap(), "application/json");
     assert_eq!(
         body,
-        json!({"status": "unavailable", "database": "unavailable", "providers": ["google"]})
+        json!({"status": "unavailable", "database": "unavailable", "providers": {"google": "ready"}})
     );
 }
 
@@ -239,5 +240,24 @@ async fn health_lists_the_configured_providers() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["providers"], json!(["google"]));
+    assert_eq!(body["providers"], json!({"google": "ready"}));
+}
+
+#[actix_web::test]
+async fn a_provider_that_is_not_ready_shows_in_health_without_making_it_unhealthy() {
+    let mut users = MockUserRepository::new();
+    users.expect_ping().returning(|| Ok(()));
+    let mut google = MockIdentityProvider::new();
+    google.expect_provider().return_const(Provider::Google);
+    google.expect_is_ready().returning(|| false);
+    let (status, _, body) = call(
+        state(users, vec![google]),
+        TestRequest::get().uri("/health"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"status": "ok", "database": "ok", "providers": {"google": "unavailable"}})
+    );
 }

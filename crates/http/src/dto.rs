@@ -134,7 +134,8 @@ pub struct HealthReport {
     /// `ok` or `unavailable`: whether the database answered.
     #[schema(example = "ok")]
     pub database: &'static str,
-    /// The providers whose credentials are configured.
-    #[schema(value_type = Vec<ProviderName>)]
-    pub providers: Vec<&'static str>,
+    /// Each configured provider (`google`, `facebook`) and whether it can serve sign-ins now:
+    /// `ready`, or `unavailable` (e.g. Google's discovery has not succeeded yet).
+    #[schema(value_type = std::collections::BTreeMap<String, String>, example = json!({"google": "ready", "facebook": "ready"}))]
+    pub providers: std::collections::BTreeMap<&'static str, &'static str>,
 }

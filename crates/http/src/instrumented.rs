@@ -98,4 +98,8 @@ impl IdentityProvider for InstrumentedProvider {
         )
         .await
     }
+
+    async fn is_ready(&self) -> bool {
+        self.inner.is_ready().await
+    }
 }

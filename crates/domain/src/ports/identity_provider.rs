@@ -108,4 +108,12 @@ pub trait IdentityProvider: Send + Sync {
         &self,
         credential: &NativeCredential,
     ) -> Result<VerifiedIdentity, IdentityError>;
+
+    /// Whether the provider can serve sign-ins now, as far as the adapter knows without asking
+    /// the provider (for `/health`): e.g. an OpenID Connect adapter whose discovery has not yet
+    /// succeeded is not ready. It MUST NOT do network I/O. Adapters that need nothing ahead of
+    /// a sign-in keep the default, `true`.
+    async fn is_ready(&self) -> bool {
+        true
+    }
 }

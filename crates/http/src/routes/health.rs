@@ -1,10 +1,11 @@
 //! `GET /health`: whether this instance can serve sign-ins (the database answers) and which
-//! providers are configured. Its body is a health report, also when unavailable.
+//! providers are configured and ready. Its body is a health report, also when unavailable.
 
 use super::no_store;
 use crate::dto::HealthReport;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
+use std::collections::BTreeMap;
 
 /// Health of this instance.
 #[utoipa::path(
@@ -14,7 +15,7 @@ use actix_web::{HttpResponse, web};
     responses(
         (status = 200, description = "The database answers.", body = HealthReport),
         (status = 503, description = "The database does not answer.", body = HealthReport,
-            example = json!({"status": "unavailable", "database": "unavailable", "providers": []})),
+            example = json!({"status": "unavailable", "database": "unavailable", "providers": {"google": "ready"}})),
     )
 )]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
@@ -28,11 +29,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let report = HealthReport {
         status: if database_ok { "ok" } else { "unavailable" },
         database: if database_ok { "ok" } else { "unavailable" },
-        providers: state
-            .providers
-            .configured()
-            .map(|provider| provider.as_str())
-            .collect(),
+        providers: provider_readiness(&state).await,
     };
     let mut response = if database_ok {
         HttpResponse::Ok()
@@ -40,4 +37,22 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::ServiceUnavailable()
     };
     no_store(&mut response).json(report)
+}
+
+/// `ready` or `unavailable` for each configured provider. A provider that is not ready does not
+/// make the instance unhealthy: the other provider and `/users/me` still work, and a load
+/// balancer must not pull every instance because Google is down.
+async fn provider_readiness(state: &AppState) -> BTreeMap<&'static str, &'static str> {
+    let mut readiness = BTreeMap::new();
+    for provider in state.providers.configured() {
+        let ready = match state.providers.get(provider) {
+            Ok(adapter) => adapter.is_ready().await,
+            Err(_) => false,
+        };
+        readiness.insert(
+            provider.as_str(),
+            if ready { "ready" } else { "unavailable" },
+        );
+    }
+    readiness
 }
