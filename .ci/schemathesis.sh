@@ -11,7 +11,9 @@
 #
 # Two servers: one with the sign-in rate limit off, so that every operation is tested past it
 # (all operations, with a real access token); then one with the default limit, against /auth/*
-# only, so that its 429 answers are checked against the document too.
+# only, so that its 429 answers are checked against the document too. Local processes are not
+# rate-limited, so that second run comes "through" a declared proxy on the loopback, carrying
+# a forwarded client address, as production traffic behind a same-host proxy does.
 #
 # Usage: bash .ci/schemathesis.sh            (builds the two binaries if needed)
 # Env:   ST_MAX_EXAMPLES (default 30 per operation), ST_TIME_LIMIT (default 240 s per run).
@@ -217,9 +219,9 @@ server_failed "$LOG" && status=1
 OPEN_LOG="$LOG"
 
 # ---- 2. the sign-in endpoints under the default rate limit ---------------------------------
-start_zeropass limited
+start_zeropass limited TRUSTED_PROXIES=127.0.0.1
 say "zeropass at $BASE with the default sign-in rate limit: /auth/* only"
-st_run --include-path-regex '^/auth/' || status=$?
+st_run --include-path-regex '^/auth/' --header "X-Forwarded-For: 198.51.100.9" || status=$?
 server_failed "$LOG" && status=1
 
 if [ "$status" -eq 0 ]; then

@@ -13,20 +13,26 @@ async fn start_from(server: &TestServer, forwarded_for: Option<&str>) -> reqwest
     request.send().await.unwrap()
 }
 
+/// Behind a declared proxy on the loopback, as in production with a same-host nginx: the
+/// forwarded client is the one limited. (A forged `X-Forwarded-For` from an undeclared peer is
+/// covered in-process, where the peer can be a remote address.)
+const LIMITED: [(&str, &str); 3] = [
+    ("AUTH_RATE_LIMIT_PER_MINUTE", "6"),
+    ("AUTH_RATE_LIMIT_BURST", "3"),
+    ("TRUSTED_PROXIES", "127.0.0.1"),
+];
+
 #[tokio::test]
 async fn sign_in_endpoints_answer_429_with_retry_after_once_the_burst_is_spent() {
-    let server = TestServer::start_with(&[
-        ("AUTH_RATE_LIMIT_PER_MINUTE", "6"),
-        ("AUTH_RATE_LIMIT_BURST", "3"),
-    ]);
+    let server = TestServer::start_with(&LIMITED);
     for attempt in 1..=3 {
         assert_eq!(
-            start_from(&server, None).await.status(),
+            start_from(&server, Some("198.51.100.7")).await.status(),
             503,
             "attempt {attempt} is within the burst"
         );
     }
-    let limited = start_from(&server, None).await;
+    let limited = start_from(&server, Some("198.51.100.7")).await;
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -34,6 +40,11 @@ async fn sign_in_endpoints_answer_429_with_retry_after_once_the_burst_is_spent()
         .unwrap();
     assert!((1..=10).contains(&retry_after), "{retry_after}");
     assert_problem(limited, 429, "rate_limited").await;
+    assert_eq!(
+        start_from(&server, Some("198.51.100.8")).await.status(),
+        503,
+        "another client has its own bucket"
+    );
     assert_eq!(
         client()
             .get(server.url("/health"))
@@ -47,37 +58,19 @@ async fn sign_in_endpoints_answer_429_with_retry_after_once_the_burst_is_spent()
 }
 
 #[tokio::test]
-async fn a_forged_forwarded_for_does_not_escape_the_limit_unless_the_peer_is_a_trusted_proxy() {
-    let direct = TestServer::start_with(&[
-        ("AUTH_RATE_LIMIT_PER_MINUTE", "6"),
-        ("AUTH_RATE_LIMIT_BURST", "2"),
+async fn local_processes_are_not_throttled_by_the_default_limit() {
+    // The contract's own test suites run on the loopback and know nothing of the limit.
+    let server = TestServer::start_with(&[
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "60"),
+        ("AUTH_RATE_LIMIT_BURST", "20"),
     ]);
-    let statuses = futures_statuses(&direct, ["1.1.1.1", "2.2.2.2", "3.3.3.3"]).await;
-    assert_eq!(
-        statuses,
-        [503, 503, 429],
-        "X-Forwarded-For from an untrusted peer must be ignored"
-    );
-
-    let proxied = TestServer::start_with(&[
-        ("AUTH_RATE_LIMIT_PER_MINUTE", "6"),
-        ("AUTH_RATE_LIMIT_BURST", "2"),
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-    ]);
-    let statuses = futures_statuses(&proxied, ["1.1.1.1", "2.2.2.2", "3.3.3.3"]).await;
-    assert_eq!(
-        statuses,
-        [503, 503, 503],
-        "behind a trusted proxy each forwarded client has its own bucket"
-    );
-}
-
-async fn futures_statuses(server: &TestServer, addresses: [&str; 3]) -> Vec<u16> {
-    let mut statuses = Vec::new();
-    for address in addresses {
-        statuses.push(start_from(server, Some(address)).await.status().as_u16());
+    for attempt in 1..=40 {
+        assert_eq!(
+            start_from(&server, None).await.status(),
+            503,
+            "attempt {attempt}"
+        );
     }
-    statuses
 }
 
 #[tokio::test]

@@ -35,6 +35,18 @@ impl TrustedProxies {
             .any(|(network, prefix)| in_network(address, *network, *prefix))
     }
 
+    /// The client to count against the rate limit, or `None` for a local process: a direct
+    /// loopback peer that is not a configured proxy (tests, health checks, benchmarks, a
+    /// same-host proxy nobody declared). Remote clients — and, behind a declared proxy, the
+    /// clients it forwards — are always counted.
+    pub(crate) fn rate_limited_client(&self, request: &ServiceRequest) -> Option<IpAddr> {
+        let peer = request.peer_addr()?.ip();
+        if peer.is_loopback() && !self.contains(peer) {
+            return None;
+        }
+        self.client_ip(request)
+    }
+
     /// The client's address for this request.
     pub(crate) fn client_ip(&self, request: &ServiceRequest) -> Option<IpAddr> {
         let peer = request.peer_addr()?.ip();
@@ -139,6 +151,33 @@ mod tests {
         assert_eq!(
             client("10.0.0.0/8", "198.51.100.1", Some("10.0.0.5")),
             "198.51.100.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn local_processes_are_not_rate_limited_unless_the_loopback_is_a_declared_proxy() {
+        let request = |forwarded: Option<&str>| {
+            let mut request = TestRequest::default().peer_addr("127.0.0.1:4000".parse().unwrap());
+            if let Some(forwarded) = forwarded {
+                request = request.insert_header(("x-forwarded-for", forwarded));
+            }
+            request.to_srv_request()
+        };
+        assert_eq!(
+            TrustedProxies::default().rate_limited_client(&request(Some("198.51.100.3"))),
+            None
+        );
+        let behind_local_proxy = TrustedProxies::parse("127.0.0.1").unwrap();
+        assert_eq!(
+            behind_local_proxy.rate_limited_client(&request(Some("198.51.100.3"))),
+            Some("198.51.100.3".parse().unwrap())
+        );
+        let remote = TestRequest::default()
+            .peer_addr("198.51.100.4:1".parse().unwrap())
+            .to_srv_request();
+        assert_eq!(
+            TrustedProxies::default().rate_limited_client(&remote),
+            Some("198.51.100.4".parse().unwrap())
         );
     }
 

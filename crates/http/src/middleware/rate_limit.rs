@@ -1,4 +1,5 @@
-//! Per-client rate limit of the sign-in endpoints (`/auth/*`): a token bucket per client IP —
+//! Per-client rate limit of the sign-in endpoints (`/auth/*`): a token bucket per remote client
+//! IP (local processes are not limited; see `TrustedProxies::rate_limited_client`) —
 //! `burst` requests at once, refilled at `per_minute` — answering 429 `rate_limited` with
 //! `Retry-After` once spent. The table of buckets is bounded: when it is full, buckets that have
 //! refilled completely (clients gone quiet) are dropped; if none have, the oldest are.
@@ -102,7 +103,7 @@ pub(crate) async fn rate_limit(
         .auth_rate_limit
         .as_ref()
         .filter(|_| request.path().starts_with("/auth/"))
-        .zip(protection.trusted_proxies.client_ip(&request))
+        .zip(protection.trusted_proxies.rate_limited_client(&request))
         .and_then(|(limit, client)| limit.check(client, Instant::now()).err());
     if let Some(retry_after) = limited {
         let error = ApiError::RateLimited(retry_after.as_secs().max(1));
