@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# zeropass benchmark: one command on a fresh (Debian) machine. See bench/README.md.
+#
+#   bash bench/run.sh [--quick] [--users N] [--duration S] [--connections C]
+#
+# Builds release binaries, installs wrk if missing, then on 127.0.0.1 only: starts the fake
+# Google and zeropass on a temporary SQLite file, signs N users in (new, then returning),
+# loads GET /users/me with their tokens, does the same against the ceiling (bench/ceiling),
+# measures memory, database size per user and start-up time with the full database, and
+# prints a table with every ratio. Every process it starts is stopped on exit.
+set -euo pipefail
+
+USERS=10000
+DURATION=20
+CONNECTIONS=64
+while (($#)); do
+    case "$1" in
+        --quick) USERS=300; DURATION=3; shift ;;
+        --users) USERS="$2"; shift 2 ;;
+        --duration) DURATION="$2"; shift 2 ;;
+        --connections) CONNECTIONS="$2"; shift 2 ;;
+        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+done
+[[ "$USERS" =~ ^[1-9][0-9]*$ && "$DURATION" =~ ^[1-9][0-9]*$ && "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] \
+    || { echo "run.sh: --users, --duration and --connections take positive integers" >&2; exit 2; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# ---- build and tools ------------------------------------------------------------------------
+log "building release binaries"
+cargo build --release --quiet -p zeropass -p zeropass-fake-providers \
+    -p zeropass-bench-ceiling -p zeropass-bench-loadgen
+BIN="$ROOT/target/release"
+if ! command -v wrk >/dev/null; then
+    log "installing wrk (Debian package)"
+    SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+command -v curl >/dev/null || { echo "run.sh: curl is required" >&2; exit 1; }
+
+# ---- processes and cleanup ------------------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/zeropass-bench.XXXXXX")"
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free loopback port: random in 20000-59999, not accepting connections.
+free_port() {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 40000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+    done
+}
+# wait_http URL SECONDS: until URL answers 200.
+wait_http() {
+    local deadline=$((SECONDS + $2))
+    until curl -fs -o /dev/null --max-time 1 "$1"; do
+        ((SECONDS < deadline)) || { echo "run.sh: $1 did not answer within $2 s" >&2; exit 1; }
+        sleep 0.05
+    done
+}
+# stop PID: SIGTERM, wait up to 10 s, then SIGKILL.
+stop() {
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+}
+status_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+mib() { awk -v kib="$1" 'BEGIN { printf "%.1f", kib / 1024 }'; }
+
+GOOGLE_PORT=$(free_port); FACEBOOK_PORT=$(free_port); ZP_PORT=$(free_port); CEIL_PORT=$(free_port)
+ISSUER="http://127.0.0.1:$GOOGLE_PORT"
+ZP="http://127.0.0.1:$ZP_PORT"
+CEIL="http://127.0.0.1:$CEIL_PORT"
+DB="$WORK/zeropass.db"
+
+log "starting the fake Google on $ISSUER"
+"$BIN/fake-providers" --google-addr "127.0.0.1:$GOOGLE_PORT" \
+    --facebook-addr "127.0.0.1:$FACEBOOK_PORT" >"$WORK/fake.log" 2>&1 &
+PIDS+=($!)
+wait_http "$ISSUER/.well-known/openid-configuration" 20
+
+# start_zeropass: starts zeropass (cwd $WORK, so no stray .env is read), sets ZP_PID and
+# STARTUP_MS (process start to the first 200 on /health).
+start_zeropass() {
+    local since
+    since=$(date +%s%N)
+    (cd "$WORK" && exec env BIND_ADDR="127.0.0.1:$ZP_PORT" PUBLIC_URL="$ZP" \
+        DATABASE_URL="sqlite://$DB" JWT_SECRET="zeropass-benchmark-secret-0123456789abcdef" \
+        JWT_TTL_SECONDS=86400 GOOGLE_ISSUER_URL="$ISSUER" \
+        GOOGLE_CLIENT_ID="fake-google-client-id.apps.googleusercontent.com" \
+        GOOGLE_CLIENT_SECRET="fake-google-client-secret" \
+        AUTH_RATE_LIMIT_PER_MINUTE=0 RUST_LOG=warn "$BIN/zeropass") >>"$WORK/zeropass.log" 2>&1 &
+    ZP_PID=$!
+    PIDS+=("$ZP_PID")
+    STARTUP_MS=$("$BIN/bench-loadgen" wait-health --url "$ZP/health" --since-ns "$since" \
+        --timeout-ms 60000) || { cat "$WORK/zeropass.log" >&2; exit 1; }
+}
+
+# load URL NAME: wrk at $CONNECTIONS connections for $DURATION s, rotating the tokens; sets
+# NAME_RPS, NAME_P50, NAME_P99 (ms) and NAME_BAD (non-2xx answers plus socket errors).
+cat >"$WORK/rotate.lua" <<'LUA'
+local counter = 0
+function setup(thread)
+    thread:set("id", counter)
+    counter = counter + 1
+end
+function init(args)
+    tokens = {}
+    for line in io.lines(args[1]) do tokens[#tokens + 1] = "Bearer " .. line end
+    i = (id * 7919) % #tokens
+end
+function request()
+    i = i % #tokens + 1
+    return wrk.format("GET", "/users/me", { ["Authorization"] = tokens[i] })
+end
+LUA
+load() {
+    local out="$WORK/wrk-$2.txt" threads
+    threads=$(nproc)
+    timeout $((DURATION + 60)) wrk -t"$threads" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s \
+        --latency -s "$WORK/rotate.lua" "$1/users/me" -- "$WORK/tokens.txt" >"$out"
+    eval "$(awk -v name="$2" '
+        function ms(v) {
+            if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
+            if (v ~ /m$/) return v * 60000; return v * 1000
+        }
+        $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+        /^Requests\/sec:/ { rps = $2 }
+        /Non-2xx or 3xx responses:/ { bad += $NF }
+        /Socket errors:/ { gsub(/,/, ""); bad += $4 + $6 + $8 + $10 }
+        END { printf "%s_RPS=%s %s_P50=%s %s_P99=%s %s_BAD=%d\n", name, rps, name, p50, name, p99, name, bad + 0 }
+    ' "$out")"
+}
+
+# ---- zeropass: start, sign-ins --------------------------------------------------------------
+log "starting zeropass on $ZP (empty database $DB)"
+start_zeropass
+sleep 0.5
+IDLE_EMPTY_KIB=$(status_kib "$ZP_PID" VmRSS)
+FIRST_STARTUP_MS=$STARTUP_MS
+
+log "signing in $USERS users (new, then returning; $CONNECTIONS at a time)"
+SIGNIN=$(timeout $((600 + USERS / 20)) "$BIN/bench-loadgen" signin --base "$ZP" \
+    --issuer "$ISSUER" --users "$USERS" --concurrency "$CONNECTIONS" --out "$WORK/tokens.txt")
+eval "$(tr ' ' '\n' <<<"$SIGNIN" | sed -n 's/^\([a-z0-9_]*\)=\([0-9.]*\)$/SI_\1=\2/p')"
+SIGNIN_HWM_KIB=$(status_kib "$ZP_PID" VmHWM)
+
+# ---- database size, restart with the full database ------------------------------------------
+log "stopping zeropass; checkpointing and measuring the database"
+stop "$ZP_PID"
+if [[ -f "$DB-wal" ]] && command -v sqlite3 >/dev/null; then
+    sqlite3 "$DB" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+fi
+DB_BYTES=$(( $(stat -c %s "$DB") + $( [[ -f "$DB-wal" ]] && stat -c %s "$DB-wal" || echo 0) ))
+
+log "restarting zeropass with $USERS users"
+start_zeropass
+sleep 0.5
+IDLE_KIB=$(status_kib "$ZP_PID" VmRSS)
+ZP_BODY=$(curl -fs -H "Authorization: Bearer $(head -n1 "$WORK/tokens.txt")" "$ZP/users/me" | wc -c)
+
+# ---- /users/me: zeropass, then the ceiling --------------------------------------------------
+echo 5 >"/proc/$ZP_PID/clear_refs" 2>/dev/null && HWM_RESET=yes || HWM_RESET=no
+log "loading $ZP/users/me for ${DURATION} s at $CONNECTIONS connections"
+load "$ZP" ZP
+PEAK_KIB=$(status_kib "$ZP_PID" VmHWM)
+stop "$ZP_PID"
+
+log "starting the ceiling on $CEIL"
+"$BIN/bench-ceiling" "127.0.0.1:$CEIL_PORT" >"$WORK/ceiling.log" 2>&1 &
+PIDS+=($!)
+CEIL_PID=$!
+wait_http "$CEIL/users/me" 20
+CEIL_BODY=$(curl -fs "$CEIL/users/me" | wc -c)
+log "loading $CEIL/users/me for ${DURATION} s at $CONNECTIONS connections"
+load "$CEIL" CE
+stop "$CEIL_PID"
+
+# ---- report ---------------------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+check() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "ok" : "MISSED" }'; }
+TP=$(ratio "$ZP_RPS" "$CE_RPS"); P99R=$(ratio "$ZP_P99" "$CE_P99")
+RET=$(ratio "$SI_returning_rate" "$CE_RPS"); NEW=$(ratio "$SI_new_rate" "$CE_RPS")
+PER_USER=$(awk -v b="$DB_BYTES" -v n="$USERS" 'BEGIN { printf "%.0f", b / n }')
+IDLE_MIB=$(mib "$IDLE_KIB"); PEAK_MIB=$(mib "$PEAK_KIB")
+
+{
+echo
+echo "zeropass benchmark: $USERS users, ${DURATION} s of load at $CONNECTIONS connections, $(nproc) cores, $(date -u +%FT%TZ)"
+printf '%-44s %14s %14s %10s\n' "figure" "zeropass" "ceiling" "target"
+printf '%-44s %14s %14s %10s\n' "--------------------------------------------" "--------------" "--------------" "----------"
+printf '%-44s %14.0f %14.0f %10s\n' "GET /users/me, requests/s" "$ZP_RPS" "$CE_RPS" ""
+printf '%-44s %14.3f %14.3f %10s\n' "GET /users/me, p50 latency (ms)" "$ZP_P50" "$CE_P50" ""
+printf '%-44s %14.3f %14.3f %10s\n' "GET /users/me, p99 latency (ms)" "$ZP_P99" "$CE_P99" ""
+printf '%-44s %14d %14d %10s\n' "GET /users/me, failed requests" "$ZP_BAD" "$CE_BAD" "0"
+printf '%-44s %14d %14d %10s\n' "GET /users/me, body bytes" "$ZP_BODY" "$CEIL_BODY" ""
+printf '%-44s %14.0f %14s %10s\n' "new-user sign-ins/s (POST /auth/google/token)" "$SI_new_rate" "" ""
+printf '%-44s %14.0f %14s %10s\n' "returning-user sign-ins/s" "$SI_returning_rate" "" ""
+printf '%-44s %14s %14s %10s\n' "sign-in p50 / p99 ms, new" "$SI_new_p50_ms / $SI_new_p99_ms" "" ""
+printf '%-44s %14s %14s %10s\n' "sign-in p50 / p99 ms, returning" "$SI_returning_p50_ms / $SI_returning_p99_ms" "" ""
+printf '%-44s %14s %14s %10s\n' "resident memory idle, empty db (MiB)" "$(mib "$IDLE_EMPTY_KIB")" "" ""
+printf '%-44s %14s %14s %10s\n' "resident memory idle, full db (MiB)" "$IDLE_MIB" "" "<= 16"
+printf '%-44s %14s %14s %10s\n' "resident memory peak, sign-ins (MiB)" "$(mib "$SIGNIN_HWM_KIB")" "" ""
+printf '%-44s %14s %14s %10s\n' "resident memory peak, /users/me load (MiB)" "$PEAK_MIB" "" "<= 32"
+printf '%-44s %14s %14s %10s\n' "database bytes per user" "$PER_USER" "" "<= 250"
+printf '%-44s %14s %14s %10s\n' "start to healthy, empty db (ms)" "$FIRST_STARTUP_MS" "" ""
+printf '%-44s %14s %14s %10s\n' "start to healthy, full db (ms)" "$STARTUP_MS" "" "<= 300"
+echo
+printf '%-44s %14s %10s %10s\n' "ratio" "value" "target" "verdict"
+printf '%-44s %14s %10s %10s\n' "--------------------------------------------" "--------------" "----------" "----------"
+printf '%-44s %14s %10s %10s\n' "/users/me throughput, zeropass / ceiling" "$TP" ">= 0.50" "$(check "$TP" ">=" 0.5)"
+printf '%-44s %14s %10s %10s\n' "/users/me p99, zeropass / ceiling" "$P99R" "<= 3" "$(check "$P99R" "<=" 3)"
+printf '%-44s %14s %10s %10s\n' "returning sign-ins/s / ceiling req/s" "$RET" ">= 0.10" "$(check "$RET" ">=" 0.10)"
+printf '%-44s %14s %10s %10s\n' "new-user sign-ins/s / ceiling req/s" "$NEW" ">= 0.05" "$(check "$NEW" ">=" 0.05)"
+printf '%-44s %14s %10s %10s\n' "idle resident memory (MiB)" "$IDLE_MIB" "<= 16" "$(check "$IDLE_MIB" "<=" 16)"
+printf '%-44s %14s %10s %10s\n' "peak resident memory under load (MiB)" "$PEAK_MIB" "<= 32" "$(check "$PEAK_MIB" "<=" 32)"
+if ((USERS >= 1000000)); then
+    printf '%-44s %14s %10s %10s\n' "database bytes per user" "$PER_USER" "<= 250" "$(check "$PER_USER" "<=" 250)"
+    printf '%-44s %14s %10s %10s\n' "start to healthy, full db (ms)" "$STARTUP_MS" "<= 300" "$(check "$STARTUP_MS" "<=" 300)"
+fi
+[[ $HWM_RESET == yes ]] || echo "note: could not reset VmHWM; the load peak includes start-up"
+echo "(absolute figures move from run to run on shared machines; compare the ratios)"
+}
+
+((ZP_BAD == 0 && CE_BAD == 0)) || { echo "run.sh: some /users/me requests failed" >&2; exit 1; }
