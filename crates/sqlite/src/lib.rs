@@ -24,4 +24,6 @@ pub use pool::{
 pub use repository::SqliteUserRepository;
 
 #[cfg(test)]
+mod hot_path_tests;
+#[cfg(test)]
 mod tests;

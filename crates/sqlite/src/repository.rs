@@ -91,6 +91,25 @@ impl SqliteUserRepository {
         self.pool.get().expect("a connection from the pool")
     }
 
+    /// Runs a short read on the calling thread if a connection is free right now, else as
+    /// [`Self::with_connection`] does.
+    ///
+    /// A lookup by a unique key on a WAL database takes microseconds and does not wait for
+    /// writers (a WAL reader sees the last commit and takes no lock a writer holds), while
+    /// the trip through the blocking pool costs two thread wake-ups, several times the read
+    /// itself: under load, half of `/users/me`'s time went there (see `docs/performance.md`).
+    /// Writes, whose `BEGIN IMMEDIATE` may wait up to the busy timeout, never come here.
+    async fn read_inline<T, F>(&self, operation: F) -> Result<T, RepositoryError>
+    where
+        F: FnOnce(&mut SqliteConnection) -> Result<T, RepositoryError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.pool.try_get() {
+            Some(mut conn) => operation(&mut conn),
+            None => self.with_connection(operation).await,
+        }
+    }
+
     /// Runs `operation` with a pooled connection on the blocking pool, inside the caller's span.
     async fn with_connection<T, E, F>(&self, operation: F) -> Result<T, E>
     where
@@ -114,7 +133,7 @@ impl SqliteUserRepository {
 impl UserRepository for SqliteUserRepository {
     #[tracing::instrument(name = "users.find_by_id", skip_all, fields(user_id = %id))]
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
-        self.with_connection(move |conn| queries::find_by_id(conn, id))
+        self.read_inline(move |conn| queries::find_by_id(conn, id))
             .await
     }
 
@@ -127,6 +146,15 @@ impl UserRepository for SqliteUserRepository {
         &self,
         identity: &VerifiedIdentity,
     ) -> Result<User, ResolveUserError> {
+        // Most sign-ins are returning people whose address has not changed: one read, no
+        // write lock. Anyone else (new, or with a new address) takes the locked path.
+        let unchanged = identity.clone();
+        if let Some(user) = self
+            .read_inline(move |conn| queries::find_unchanged(conn, &unchanged))
+            .await?
+        {
+            return Ok(user);
+        }
         let identity = identity.clone();
         self.with_connection(move |conn| queries::resolve_or_create(conn, &identity))
             .await
