@@ -104,7 +104,7 @@ start_zeropass() {
         JWT_TTL_SECONDS=86400 GOOGLE_ISSUER_URL="$ISSUER" \
         GOOGLE_CLIENT_ID="fake-google-client-id.apps.googleusercontent.com" \
         GOOGLE_CLIENT_SECRET="fake-google-client-secret" \
-        AUTH_RATE_LIMIT_PER_MINUTE=0 RUST_LOG=warn "$BIN/zeropass") >>"$WORK/zeropass.log" 2>&1 &
+        AUTH_RATE_LIMIT_PER_MINUTE=0 "$BIN/zeropass") >>"$WORK/zeropass.log" 2>&1 &
     ZP_PID=$!
     PIDS+=("$ZP_PID")
     STARTUP_MS=$("$BIN/bench-loadgen" wait-health --url "$ZP/health" --since-ns "$since" \

@@ -59,7 +59,9 @@ fn bearer_token(request: &HttpRequest) -> Result<BearerToken, ApiError> {
         return Err(ApiError::MissingToken);
     }
     let token = token.trim();
-    if token.is_empty() || token.contains(char::is_whitespace) {
+    // `to_str` let only visible ASCII, spaces and tabs through: a byte scan is enough (and,
+    // on every authenticated request, several times cheaper than a `char` one).
+    if token.is_empty() || token.bytes().any(|b| b.is_ascii_whitespace()) {
         return Err(ApiError::InvalidToken(
             "malformed bearer credentials".into(),
         ));

@@ -131,7 +131,8 @@ impl SqliteUserRepository {
 
 #[async_trait]
 impl UserRepository for SqliteUserRepository {
-    #[tracing::instrument(name = "users.find_by_id", skip_all, fields(user_id = %id))]
+    // Debug level: every authenticated request reads its user (see `authenticate`).
+    #[tracing::instrument(name = "users.find_by_id", level = "debug", skip_all, fields(user_id = %id))]
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
         self.read_inline(move |conn| queries::find_by_id(conn, id))
             .await

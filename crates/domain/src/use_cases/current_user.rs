@@ -49,7 +49,9 @@ impl CurrentUser {
     ///
     /// # Errors
     /// [`AuthenticationError`]: invalid token, user gone, user inactive, store failure.
-    #[tracing::instrument(name = "authenticate", skip_all)]
+    // Debug level: it runs on every authenticated request, and the request's own span (with its
+    // id) already names every line logged inside it.
+    #[tracing::instrument(name = "authenticate", level = "debug", skip_all)]
     pub async fn authenticate(&self, token: &str) -> Result<User, AuthenticationError> {
         let claims = self.tokens.verify(token)?;
         let user = self

@@ -1,5 +1,5 @@
 //! Every request gets an id — the caller's `X-Request-Id` when it is a sane token, else a fresh
-//! UUID — sent back in the response and carried by a tracing span, so every log line the
+//! one of ours — sent back in the response and carried by a tracing span, so every log line the
 //! request causes names it. A caller-chosen id is limited in length and alphabet so it cannot
 //! forge log lines.
 
@@ -7,6 +7,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tracing::Instrument;
 
 /// The header carrying the id, both ways.
@@ -24,13 +26,35 @@ pub(crate) async fn request_id(
         .get(&REQUEST_ID)
         .and_then(|value| value.to_str().ok())
         .filter(|value| is_acceptable(value))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        .map_or_else(fresh_id, str::to_owned);
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
     let mut response = next.call(request).instrument(span).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
+}
+
+/// A new id: this process's random 64-bit prefix, a dash, and a counter, in hex. Unique within
+/// the process and, by the prefix, across instances; it needs no system call per request (a
+/// random UUID took one, 2% of `/users/me`'s time), and its order tells which came first.
+fn fresh_id() -> String {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        // Without the OS's randomness (never seen), the start time and process id still
+        // tell instances apart.
+        getrandom::u64().unwrap_or_else(|_| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos());
+            #[allow(clippy::cast_possible_truncation)] // only the low bits are wanted
+            let nanos = nanos as u64;
+            nanos ^ u64::from(std::process::id()).rotate_left(40)
+        })
+    });
+    let sequence = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix:016x}-{sequence:x}")
 }
 
 fn is_acceptable(id: &str) -> bool {
@@ -52,5 +76,21 @@ mod tests {
         assert!(!is_acceptable("a b"));
         assert!(!is_acceptable("line\nbreak"));
         assert!(!is_acceptable(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn fresh_ids_share_the_process_prefix_count_up_and_would_be_accepted_back() {
+        let (a, b) = (fresh_id(), fresh_id());
+        assert_ne!(a, b);
+        let (prefix_a, sequence_a) = a.split_once('-').unwrap();
+        let (prefix_b, sequence_b) = b.split_once('-').unwrap();
+        assert_eq!(prefix_a, prefix_b);
+        assert_eq!(prefix_a.len(), 16);
+        let (first, second) = (
+            u64::from_str_radix(sequence_a, 16).unwrap(),
+            u64::from_str_radix(sequence_b, 16).unwrap(),
+        );
+        assert!(second > first, "{a} then {b}");
+        assert!(is_acceptable(&a) && is_acceptable(&b));
     }
 }
