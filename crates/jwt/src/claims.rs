@@ -2,8 +2,8 @@
 //! and what `verify` reads back. Reading is deliberately strict: every claim we issue must be
 //! present with exactly the JSON type we write (a string stays a string, a time is an integer),
 //! so a number where a string belongs, a string `exp` or an `aud` array fails to deserialise
-//! instead of being coerced. Claims we do not issue are ignored (except those jsonwebtoken
-//! checks itself, such as `nbf`), so a later version may add one without breaking tokens in
+//! instead of being coerced. Claims we do not issue are ignored (except `nbf`, which is
+//! honoured), so a later version may add one without breaking tokens in
 //! flight during a rolling deploy.
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,10 @@ pub(crate) struct Claims {
     pub(crate) aud: String,
     /// A random v4 UUID naming this token.
     pub(crate) jti: String,
+    /// Not before, seconds since the Unix epoch. Never issued, but honoured when present
+    /// (RFC 7519 §4.1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) nbf: Option<i64>,
 }
 
 impl Claims {
@@ -43,6 +47,7 @@ impl Claims {
             iss: issuer.to_owned(),
             aud: crate::AUDIENCE.to_owned(),
             jti: token_id.to_string(),
+            nbf: None,
         }
     }
 

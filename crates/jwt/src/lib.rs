@@ -11,6 +11,7 @@ mod claims;
 mod props;
 mod secret;
 mod tokens;
+mod verifier;
 
 pub use secret::{JwtSecret, MIN_SECRET_BYTES, RandomnessUnavailable, SecretTooShort};
 pub use tokens::{AUDIENCE, JwtAccessTokens, JwtConfig, LEEWAY_SECONDS};

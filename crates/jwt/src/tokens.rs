@@ -1,14 +1,17 @@
-//! `JwtAccessTokens`: the `AccessTokens` adapter. Keys, header and validation rules are built
-//! once in `new`, because every authenticated request verifies a token. Verification trusts
-//! nothing the token says about itself: the algorithm is pinned to HS256 whatever the header
-//! claims, `exp`, `iss`, `aud` and `sub` are required, and every failure is reduced to a short
-//! fixed reason that never quotes the token, its claims or the key.
+//! `JwtAccessTokens`: the `AccessTokens` adapter. Keys, header and verifier are built once in
+//! `new`, because every authenticated request verifies a token. Verification trusts nothing
+//! the token says about itself: the algorithm is pinned to HS256 whatever the header claims,
+//! every claim we issue is required with its exact type, and every failure is reduced to a
+//! short fixed reason that never quotes the token, its claims or the key (the rules are in
+//! [`crate::verifier`]).
 
 use crate::claims::Claims;
 use crate::secret::JwtSecret;
+use crate::verifier::{Rejection, Verifier};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use std::fmt;
 use std::time::Duration;
 use thiserror::Error;
@@ -29,11 +32,6 @@ pub const LEEWAY_SECONDS: u64 = 30;
 // More would turn the leeway into a silent extension of every token's lifetime.
 const _: () = assert!(LEEWAY_SECONDS <= 30, "the leeway must stay at 30 s or less");
 
-/// The claims `verify` requires to be present (jsonwebtoken only checks `iss` and `aud` when
-/// they are there, unless they are listed here). `jti` and the others are required by
-/// [`Claims`] itself.
-const REQUIRED_CLAIMS: [&str; 4] = ["exp", "iss", "aud", "sub"];
-
 /// What the adapter needs: the key, who we are, and how long tokens live.
 #[derive(Debug)]
 pub struct JwtConfig {
@@ -48,9 +46,8 @@ pub struct JwtConfig {
 /// Issues and verifies zeropass's HS256 access tokens.
 pub struct JwtAccessTokens {
     encoding_key: EncodingKey,
-    decoding_key: DecodingKey,
     header: Header,
-    validation: Validation,
+    verifier: Verifier,
     issuer: String,
     ttl_seconds: u64,
 }
@@ -67,21 +64,17 @@ impl JwtAccessTokens {
             jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
 
         let secret = config.secret.expose();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&REQUIRED_CLAIMS);
-        validation.set_issuer(&[&config.issuer]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_exp = true;
-        validation.validate_aud = true;
-        // We never issue `nbf`, but one that is present is honoured (RFC 7519 §4.1.5).
-        validation.validate_nbf = true;
+        let header = Header::new(Algorithm::HS256);
+        // What jsonwebtoken writes as the first segment; should it ever differ, the verifier
+        // parses the header instead of recognising it, and nothing else changes.
+        let issued_header_segment = serde_json::to_vec(&header)
+            .map(|json| URL_SAFE_NO_PAD.encode(json))
+            .unwrap_or_default();
 
         Self {
             encoding_key: EncodingKey::from_secret(secret),
-            decoding_key: DecodingKey::from_secret(secret),
-            header: Header::new(Algorithm::HS256),
-            validation,
+            verifier: Verifier::new(secret, issued_header_segment, config.issuer.clone()),
+            header,
             issuer: config.issuer,
             ttl_seconds: config.ttl.as_secs(),
         }
@@ -115,14 +108,14 @@ impl AccessTokens for JwtAccessTokens {
     }
 
     fn verify(&self, token: &str) -> Result<AccessTokenClaims, TokenRejection> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding_key, &self.validation)
-            .map_err(rejection)?;
-        // RFC 7515 §4.1.11: an extension listed as critical must be understood, and we
-        // understand none (jsonwebtoken ignores `crit`).
-        if data.header.crit.is_some() {
-            return Err(invalid("critical header extension"));
-        }
-        data.claims.into_verified().map_err(invalid)
+        let claims = self
+            .verifier
+            .verify(token, Utc::now().timestamp())
+            .map_err(|rejection| match rejection {
+                Rejection::Expired => TokenRejection::Expired,
+                Rejection::Invalid(reason) => invalid(reason),
+            })?;
+        claims.into_verified().map_err(invalid)
     }
 }
 
@@ -133,32 +126,6 @@ struct LifetimeTooLong;
 
 fn invalid(reason: &str) -> TokenRejection {
     TokenRejection::Invalid(reason.to_owned())
-}
-
-/// Reduces jsonwebtoken's error to our two outcomes. The reasons are fixed strings: the
-/// library's own messages can quote parts of the token (a serde error names the value it
-/// refused), and the token is a credential.
-fn rejection(error: JwtError) -> TokenRejection {
-    let reason = match error.kind() {
-        ErrorKind::ExpiredSignature => return TokenRejection::Expired,
-        ErrorKind::InvalidToken => "not three dot-separated segments",
-        ErrorKind::Base64(_) => "a segment is not base64url",
-        ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
-            "malformed header or claims (missing or mistyped)"
-        }
-        ErrorKind::InvalidSignature => "bad signature",
-        ErrorKind::InvalidAlgorithm
-        | ErrorKind::MissingAlgorithm
-        | ErrorKind::InvalidAlgorithmName
-        | ErrorKind::UnsupportedAlgorithm => "algorithm not allowed",
-        ErrorKind::MissingRequiredClaim(_) => "a required claim is missing",
-        ErrorKind::InvalidClaimFormat(_) => "a claim has the wrong type",
-        ErrorKind::InvalidIssuer => "wrong issuer",
-        ErrorKind::InvalidAudience => "wrong audience",
-        ErrorKind::ImmatureSignature => "not valid yet",
-        _ => "rejected by the JWT library",
-    };
-    invalid(reason)
 }
 
 #[cfg(test)]

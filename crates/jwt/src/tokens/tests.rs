@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use jsonwebtoken::crypto::sign as hmac_signature;
 use serde_json::{Value, json};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use zeropass_domain::{Email, Provider, Subject, UserId};
 
 const KEY: &str = "the zeropass test key, over 32 bytes long";
@@ -251,17 +251,77 @@ fn a_token_expired_by_less_than_the_leeway_is_still_accepted() {
 }
 
 #[test]
-fn the_validation_pins_hs256_requires_exp_iss_aud_sub_and_uses_our_leeway() {
-    let validation = tokens().validation;
-    assert_eq!(validation.algorithms, vec![Algorithm::HS256]);
-    assert_eq!(
-        validation.required_spec_claims,
-        HashSet::from(["exp", "iss", "aud", "sub"].map(String::from))
+fn issued_tokens_carry_the_header_the_verifier_recognises_without_parsing() {
+    let tokens = tokens();
+    let issued = tokens.issue(&user()).unwrap();
+    let header = segments(&issued.token)[0];
+    assert!(tokens.verifier.recognises_issued_header(header));
+    // Another spelling of an acceptable header is parsed instead, and still accepted.
+    let reordered = b64(HS256_HEADER);
+    assert_ne!(reordered, header);
+    assert!(!tokens.verifier.recognises_issued_header(&reordered));
+    assert!(
+        tokens
+            .verify(&assemble(HS256_HEADER, &good_claims()))
+            .is_ok()
     );
-    assert_eq!(validation.iss, Some(HashSet::from([ISSUER.to_owned()])));
-    assert_eq!(validation.aud, Some(HashSet::from(["zeropass".to_owned()])));
-    assert!(validation.validate_exp && validation.validate_aud);
-    assert_eq!(validation.leeway, LEEWAY_SECONDS);
+    let with_key_id = assemble(r#"{"alg":"HS256","kid":"k1"}"#, &good_claims());
+    assert!(tokens.verify(&with_key_id).is_ok());
+}
+
+#[test]
+fn a_token_expired_exactly_by_the_leeway_is_still_accepted() {
+    let leeway = i64::try_from(LEEWAY_SECONDS).unwrap();
+    // A second of slack: `now()` here and in `verify` may straddle a second boundary.
+    assert!(
+        tokens()
+            .verify(&sign(&expiring_at(now() - leeway + 1)))
+            .is_ok()
+    );
+    assert_eq!(
+        tokens().verify(&sign(&expiring_at(now() - leeway - 2))),
+        Err(TokenRejection::Expired)
+    );
+}
+
+#[test]
+fn an_nbf_within_the_leeway_is_accepted_and_a_mistyped_one_rejected() {
+    assert!(
+        tokens()
+            .verify(&sign(&with("nbf", json!(now() + 10))))
+            .is_ok()
+    );
+    assert!(
+        tokens()
+            .verify(&sign(&with("nbf", json!(now() - 10))))
+            .is_ok()
+    );
+    rejected(&sign(&with("nbf", json!((now() - 10).to_string()))));
+}
+
+#[test]
+fn a_header_with_a_critical_extension_is_rejected_on_the_parsed_path_too() {
+    let token = assemble(r#"{"alg":"HS256","crit":["exp"]}"#, &good_claims());
+    assert_rejected_because(&token, "critical header extension");
+}
+
+#[test]
+fn a_header_without_an_algorithm_or_with_a_numeric_one_is_rejected() {
+    rejected(&assemble(r#"{"typ":"JWT"}"#, &good_claims()));
+    rejected(&assemble(r#"{"alg":256,"typ":"JWT"}"#, &good_claims()));
+    rejected(&assemble(
+        r#"{"alg":"HS256","alg":"HS256"}"#,
+        &good_claims(),
+    ));
+}
+
+#[test]
+fn a_truncated_signature_is_rejected() {
+    let token = sign(&good_claims());
+    let [header, payload, signature] = segments(&token);
+    let short = &signature[..40]; // 30 bytes of the 32: valid base64url, short MAC
+    assert_rejected_because(&format!("{header}.{payload}.{short}"), "bad signature");
+    assert_rejected_because(&format!("{header}.{payload}."), "bad signature");
 }
 
 #[test]
