@@ -30,8 +30,12 @@ pub(crate) struct Claims {
     /// A random v4 UUID naming this token.
     pub(crate) jti: String,
     /// Not before, seconds since the Unix epoch. Never issued, but honoured when present
-    /// (RFC 7519 §4.1.5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// (RFC 7519 §4.1.5); present means a non-negative integer (`null` is refused).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_timestamp"
+    )]
     pub(crate) nbf: Option<i64>,
 }
 
@@ -69,6 +73,17 @@ impl Claims {
             expires_at: self.exp,
         })
     }
+}
+
+/// A claim that, when present, must be a non-negative integer timestamp (`default` covers the
+/// absent case; `null`, negatives, fractions and strings fail).
+fn present_timestamp<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let seconds = u64::deserialize(deserializer)?;
+    i64::try_from(seconds)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// A UUID written exactly as we write them (hyphenated, lower case). `Uuid::try_parse` also

@@ -53,8 +53,9 @@ pub struct JwtAccessTokens {
 }
 
 impl JwtAccessTokens {
-    /// Builds the adapter, deriving its signing and verifying keys from the secret (which is
-    /// consumed: only the keys, zeroed on drop, keep the bytes).
+    /// Builds the adapter, deriving its signing key and its keyed verifier from the secret
+    /// (which is consumed). Both are as sensitive as the secret itself: they live as long as
+    /// the adapter and are left out of its `Debug`.
     #[must_use]
     pub fn new(config: JwtConfig) -> Self {
         // jsonwebtoken 11 picks its crypto backend from crate features at the first use and
@@ -68,8 +69,8 @@ impl JwtAccessTokens {
         // What jsonwebtoken writes as the first segment; should it ever differ, the verifier
         // parses the header instead of recognising it, and nothing else changes.
         let issued_header_segment = serde_json::to_vec(&header)
-            .map(|json| URL_SAFE_NO_PAD.encode(json))
-            .unwrap_or_default();
+            .ok()
+            .map(|json| URL_SAFE_NO_PAD.encode(json));
 
         Self {
             encoding_key: EncodingKey::from_secret(secret),
