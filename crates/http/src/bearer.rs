@@ -51,22 +51,38 @@ fn bearer_token(request: &HttpRequest) -> Result<BearerToken, ApiError> {
             "Authorization header too long".into(),
         ));
     }
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::InvalidToken("Authorization header is not visible ASCII".into()))?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::MissingToken)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    // Byte by byte, once: this runs on every authenticated request (and `to_str` plus `trim`
+    // and a whitespace scan made three passes over a ~300-byte header).
+    let (scheme, credentials) = value
+        .as_bytes()
+        .trim_ascii()
+        .split_once_at_space()
+        .ok_or(ApiError::MissingToken)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Err(ApiError::MissingToken);
     }
-    let token = token.trim();
-    // `to_str` let only visible ASCII, spaces and tabs through: a byte scan is enough (and,
-    // on every authenticated request, several times cheaper than a `char` one).
-    if token.is_empty() || token.bytes().any(|b| b.is_ascii_whitespace()) {
+    let token = credentials.trim_ascii();
+    // token68 (RFC 9110 §11.2) is visible ASCII: no spaces, controls or bytes past 0x7e.
+    if token.is_empty() || !token.iter().all(|b| (0x21..=0x7e).contains(b)) {
         return Err(ApiError::InvalidToken(
             "malformed bearer credentials".into(),
         ));
     }
+    let token = std::str::from_utf8(token)
+        .map_err(|_| ApiError::InvalidToken("malformed bearer credentials".into()))?;
     Ok(BearerToken(token.to_owned()))
+}
+
+/// `split_once(' ')` for bytes (slices have no stable one yet).
+trait SplitOnceAtSpace {
+    fn split_once_at_space(&self) -> Option<(&[u8], &[u8])>;
+}
+
+impl SplitOnceAtSpace for [u8] {
+    fn split_once_at_space(&self) -> Option<(&[u8], &[u8])> {
+        let space = self.iter().position(|&b| b == b' ')?;
+        Some((&self[..space], &self[space + 1..]))
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +122,8 @@ mod tests {
     #[test]
     fn malformed_credentials_are_an_invalid_token() {
         assert_eq!(extract(Some("Bearer a b")), Err("invalid_token"));
+        assert_eq!(extract(Some("Bearer a\tb")), Err("invalid_token"));
+        assert_eq!(extract(Some("Bearer caf\u{e9}")), Err("invalid_token"));
         let too_long = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_HEADER_BYTES));
         assert_eq!(extract(Some(&too_long)), Err("invalid_token"));
     }

@@ -7,28 +7,37 @@
 //! flight during a rolling deploy.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use uuid::Uuid;
 use zeropass_domain::{AccessTokenClaims, Provider, User, UserId};
 
-/// The contract's claims, in the order they are written.
+/// The contract's claims, in the order they are written. The strings borrow: from the user
+/// and the adapter when issuing, from the decoded payload when verifying (owned only where
+/// the JSON has escapes), so neither direction copies them.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Claims {
+pub(crate) struct Claims<'a> {
     /// The user id, a hyphenated lower-case UUID.
-    pub(crate) sub: String,
+    #[serde(borrow)]
+    pub(crate) sub: Cow<'a, str>,
     /// The user's email when the token was issued (informational).
-    pub(crate) email: String,
+    #[serde(borrow)]
+    pub(crate) email: Cow<'a, str>,
     /// `google` or `facebook`.
-    pub(crate) provider: String,
+    #[serde(borrow)]
+    pub(crate) provider: Cow<'a, str>,
     /// Issued at, seconds since the Unix epoch.
     pub(crate) iat: i64,
     /// Expiry, seconds since the Unix epoch.
     pub(crate) exp: i64,
     /// Our `PUBLIC_URL`.
-    pub(crate) iss: String,
+    #[serde(borrow)]
+    pub(crate) iss: Cow<'a, str>,
     /// Always [`crate::AUDIENCE`], as a single string.
-    pub(crate) aud: String,
+    #[serde(borrow)]
+    pub(crate) aud: Cow<'a, str>,
     /// A random v4 UUID naming this token.
-    pub(crate) jti: String,
+    #[serde(borrow)]
+    pub(crate) jti: Cow<'a, str>,
     /// Not before, seconds since the Unix epoch. Never issued, but honoured when present
     /// (RFC 7519 §4.1.5); present means a non-negative integer (`null` is refused).
     #[serde(
@@ -39,18 +48,18 @@ pub(crate) struct Claims {
     pub(crate) nbf: Option<i64>,
 }
 
-impl Claims {
+impl<'a> Claims<'a> {
     /// The claims of a token for `user`, issued at `iat` and expiring at `exp`.
-    pub(crate) fn new(user: &User, issuer: &str, iat: i64, exp: i64, token_id: Uuid) -> Self {
+    pub(crate) fn new(user: &'a User, issuer: &'a str, iat: i64, exp: i64, token_id: Uuid) -> Self {
         Self {
-            sub: user.id.to_string(),
-            email: user.email.as_str().to_owned(),
-            provider: user.provider.as_str().to_owned(),
+            sub: Cow::Owned(user.id.to_string()),
+            email: Cow::Borrowed(user.email.as_str()),
+            provider: Cow::Borrowed(user.provider.as_str()),
             iat,
             exp,
-            iss: issuer.to_owned(),
-            aud: crate::AUDIENCE.to_owned(),
-            jti: token_id.to_string(),
+            iss: Cow::Borrowed(issuer),
+            aud: Cow::Borrowed(crate::AUDIENCE),
+            jti: Cow::Owned(token_id.to_string()),
             nbf: None,
         }
     }
@@ -69,7 +78,7 @@ impl Claims {
             .map_err(|_| "unknown provider")?;
         Ok(AccessTokenClaims {
             user_id: UserId::from_uuid(user_id),
-            token_id: self.jti,
+            token_id: self.jti.into_owned(),
             expires_at: self.exp,
         })
     }

@@ -29,6 +29,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
+use zeropass_domain::AccessTokenClaims;
 
 /// Why a token was refused. The reasons are fixed strings: they never quote the token.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,9 +67,9 @@ impl Verifier {
         }
     }
 
-    /// The token's claims if it passes every rule in the module's list, at `now` (seconds
-    /// since the Unix epoch).
-    pub(crate) fn verify(&self, token: &str, now: i64) -> Result<Claims, Rejection> {
+    /// The token's verified claims if it passes every rule in the module's list, at `now`
+    /// (seconds since the Unix epoch).
+    pub(crate) fn verify(&self, token: &str, now: i64) -> Result<AccessTokenClaims, Rejection> {
         let mut segments = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) = (
             segments.next(),
@@ -98,7 +99,7 @@ impl Verifier {
         }
         let claims: Claims = serde_json::from_slice(&payload).map_err(|_| MALFORMED)?;
         self.check_claims(&claims, now)?;
-        Ok(claims)
+        claims.into_verified().map_err(Rejection::Invalid)
     }
 
     /// Whether `header` is the segment we issue (and so needs no parsing).

@@ -645,3 +645,17 @@ fn a_typ_or_kid_that_is_not_a_string_is_rejected() {
     rejected(&assemble(r#"{"alg":"HS256","typ":1}"#, &good_claims()));
     rejected(&assemble(r#"{"alg":"HS256","kid":{}}"#, &good_claims()));
 }
+
+#[test]
+fn claims_with_json_escapes_are_read_like_plain_ones() {
+    // The claims borrow from the payload where they can; an escape makes them owned.
+    let plain = good_claims().to_string();
+    let escaped = plain.replace("https://", r"https:\/\/").replace('@', r"\u0040");
+    assert_ne!(plain, escaped);
+    let token = assemble_segments(&b64(HS256_HEADER), &b64(&escaped));
+    let verified = tokens().verify(&token).unwrap();
+    assert_eq!(verified.user_id.to_string(), USER_ID);
+    let wrong_issuer = escaped.replace(r"https:\/\/", r"https:\/\/x");
+    let token = assemble_segments(&b64(HS256_HEADER), &b64(&wrong_issuer));
+    assert_rejected_because(&token, "wrong issuer");
+}
