@@ -1,10 +1,12 @@
 //! The cache of Google's signing keys (its JWKS). Only keys zeropass can use are kept (RSA,
-//! for signatures, RS256 or no `alg`); anything else in the set (EC, `oct`, encryption keys,
-//! other algorithms, keys openidconnect cannot parse) is skipped. Google rotates its keys, so
+//! for signatures, RS256 or no `alg`, a 2048–8192-bit modulus), each turned into a
+//! [`SigningKey`] once; anything else in the set (EC, `oct`, encryption keys, other
+//! algorithms, keys openidconnect cannot parse) is skipped. Google rotates its keys, so
 //! an id_token naming an unknown `kid` refetches the set, but at most once per interval
 //! whatever the traffic: a flood of forged kids cannot make zeropass hammer Google.
 
 use crate::http_client::{HttpClient, unavailable};
+use crate::signing_key::SigningKey;
 use openidconnect::core::{
     CoreJsonWebKey, CoreJsonWebKeySet, CoreJsonWebKeyType, CoreJsonWebKeyUse,
     CoreJwsSigningAlgorithm,
@@ -24,7 +26,7 @@ pub(crate) const SIGNING_ALGORITHM: CoreJwsSigningAlgorithm =
 /// Google's current signing keys, refreshed on demand.
 pub(crate) struct KeyCache {
     jwks_uri: JsonWebKeySetUrl,
-    keys: RwLock<Arc<Vec<CoreJsonWebKey>>>,
+    keys: RwLock<Arc<Vec<SigningKey>>>,
     /// When an unknown `kid` last caused a refetch; the lock also makes concurrent callers
     /// wait for one refetch instead of starting their own.
     last_refetch: Mutex<Option<Instant>>,
@@ -55,7 +57,7 @@ impl KeyCache {
         }
     }
 
-    fn current(&self) -> Arc<Vec<CoreJsonWebKey>> {
+    fn current(&self) -> Arc<Vec<SigningKey>> {
         Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
     }
 
@@ -69,7 +71,7 @@ impl KeyCache {
         &self,
         kid: Option<&str>,
         http: &HttpClient,
-    ) -> Result<CoreJsonWebKey, IdentityError> {
+    ) -> Result<SigningKey, IdentityError> {
         let Some(kid) = kid else {
             // OpenID Connect Core 10.1: a `kid` may be left out only when the set holds one key.
             let keys = self.current();
@@ -107,10 +109,8 @@ fn unknown_key() -> IdentityError {
     IdentityError::InvalidIdToken("unknown signing key".into())
 }
 
-fn find(keys: &[CoreJsonWebKey], kid: &str) -> Option<CoreJsonWebKey> {
-    let mut matching = keys
-        .iter()
-        .filter(|key| key.key_id().is_some_and(|id| id.as_str() == kid));
+fn find(keys: &[SigningKey], kid: &str) -> Option<SigningKey> {
+    let mut matching = keys.iter().filter(|key| key.kid() == Some(kid));
     match (matching.next(), matching.next()) {
         (Some(key), None) => Some(key.clone()),
         // Two usable keys under one kid: refuse rather than guess.
@@ -119,11 +119,11 @@ fn find(keys: &[CoreJsonWebKey], kid: &str) -> Option<CoreJsonWebKey> {
 }
 
 /// The keys zeropass can verify an RS256 signature with; the rest are skipped.
-pub(crate) fn usable_keys(set: &CoreJsonWebKeySet) -> Vec<CoreJsonWebKey> {
+pub(crate) fn usable_keys(set: &CoreJsonWebKeySet) -> Vec<SigningKey> {
     set.keys()
         .iter()
         .filter(|key| is_usable(key))
-        .cloned()
+        .filter_map(SigningKey::from_jwk)
         .collect()
 }
 
@@ -142,10 +142,13 @@ fn is_usable(key: &CoreJsonWebKey) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use serde_json::json;
 
     fn rsa(extra: serde_json::Value) -> serde_json::Value {
-        let mut key = json!({"kty": "RSA", "kid": "k", "n": "sXch", "e": "AQAB"});
+        // A 2048-bit modulus (only its size matters here).
+        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xC5_u8; 256]);
+        let mut key = json!({"kty": "RSA", "kid": "k", "n": n, "e": "AQAB"});
         for (name, value) in extra.as_object().unwrap() {
             key[name] = value.clone();
         }
@@ -156,9 +159,9 @@ mod tests {
         serde_json::from_value(json!({ "keys": keys })).unwrap()
     }
 
-    fn kids(keys: &[CoreJsonWebKey]) -> Vec<String> {
+    fn kids(keys: &[SigningKey]) -> Vec<String> {
         keys.iter()
-            .map(|key| key.key_id().unwrap().to_string())
+            .map(|key| key.kid().unwrap().to_owned())
             .collect()
     }
 
@@ -171,6 +174,9 @@ mod tests {
             rsa(json!({"kid": "rs384", "alg": "RS384"})),
             rsa(json!({"kid": "ps256", "alg": "PS256"})),
             rsa(json!({"kid": "rsa-oaep", "alg": "RSA-OAEP"})),
+            rsa(
+                json!({"kid": "rsa-1024", "n": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xC5_u8; 128])}),
+            ),
             json!({"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"}),
             json!({"kty": "oct", "kid": "oct", "k": "c2VjcmV0"}),
             json!({"kty": "XYZ", "kid": "alien"}),

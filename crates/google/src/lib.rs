@@ -19,6 +19,7 @@ mod keys;
 mod metadata;
 mod oauth;
 mod provider;
+mod signing_key;
 mod verify;
 
 #[doc(hidden)]

@@ -8,18 +8,16 @@
 //! Every refusal carries a short reason for the log, never the token or a claim's value.
 
 use crate::config::LEEWAY_SECONDS;
-use crate::keys::SIGNING_ALGORITHM;
+use crate::signing_key::SigningKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openidconnect::JsonWebKey as _;
-use openidconnect::core::CoreJsonWebKey;
 use serde::Deserialize;
 use zeropass_domain::{Email, IdentityError, Provider, Subject, VerifiedIdentity};
 
 /// Longest id_token looked at, in bytes (Google's are around 1 KiB).
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
-/// The `alg` header value of [`SIGNING_ALGORITHM`].
+/// The `alg` header value of [`crate::keys::SIGNING_ALGORITHM`].
 const SIGNING_ALGORITHM_NAME: &str = "RS256";
 
 fn refuse(reason: &str) -> IdentityError {
@@ -108,13 +106,10 @@ impl UnverifiedToken<'_> {
     /// # Errors
     /// [`IdentityError::InvalidIdToken`] when the signature does not verify or the claims are
     /// not a JSON object of the expected shape.
-    pub(crate) fn verify_signature(self, key: &CoreJsonWebKey) -> Result<Claims, IdentityError> {
-        key.verify_signature(
-            &SIGNING_ALGORITHM,
-            self.signing_input.as_bytes(),
-            &self.signature,
-        )
-        .map_err(|_| refuse("bad signature"))?;
+    pub(crate) fn verify_signature(self, key: &SigningKey) -> Result<Claims, IdentityError> {
+        if !key.verifies(self.signing_input.as_bytes(), &self.signature) {
+            return Err(refuse("bad signature"));
+        }
         serde_json::from_slice(&self.payload).map_err(|_| refuse("malformed claims"))
     }
 }

@@ -650,7 +650,9 @@ fn a_typ_or_kid_that_is_not_a_string_is_rejected() {
 fn claims_with_json_escapes_are_read_like_plain_ones() {
     // The claims borrow from the payload where they can; an escape makes them owned.
     let plain = good_claims().to_string();
-    let escaped = plain.replace("https://", r"https:\/\/").replace('@', r"\u0040");
+    let escaped = plain
+        .replace("https://", r"https:\/\/")
+        .replace('@', r"\u0040");
     assert_ne!(plain, escaped);
     let token = assemble_segments(&b64(HS256_HEADER), &b64(&escaped));
     let verified = tokens().verify(&token).unwrap();
