@@ -171,7 +171,7 @@ impl Shared {
     }
 
     /// Signs with the current key under the header Google uses (`alg`, `kid`, `typ`).
-    fn sign_current(&self, claims: &Value) -> Result<String, jsonwebtoken::errors::Error> {
+    fn sign_current(&self, claims: &Value) -> Result<String, ring::error::Unspecified> {
         let key = &self.keys.all[self.lock().current_key];
         key.sign(
             json!({"alg": "RS256", "kid": key.kid, "typ": "JWT"}),
@@ -266,7 +266,9 @@ impl FakeGoogle {
     /// and `kid` default to `RS256` and the current kid when absent: a header claiming
     /// `"alg": "none"` or `"HS256"` keeps that claim over an RS256 signature.
     pub fn sign_claims(&self, header: Value, claims: Value) -> String {
-        signed(self.shared.keys.all[self.shared.lock().current_key].sign(header, &claims))
+        // The lock only for the index: signing under it would serialise concurrent signers.
+        let current = self.shared.lock().current_key;
+        signed(self.shared.keys.all[current].sign(header, &claims))
     }
 
     /// `claims` signed RS256 with a test key that the JWKS never publishes (nor its kid).
@@ -343,6 +345,6 @@ impl std::fmt::Debug for FakeGoogle {
     clippy::panic,
     reason = "test tooling: the shipped test keys always sign"
 )]
-fn signed(token: Result<String, jsonwebtoken::errors::Error>) -> String {
+fn signed(token: Result<String, ring::error::Unspecified>) -> String {
     token.unwrap_or_else(|error| panic!("the fake Google could not sign a token: {error}"))
 }
