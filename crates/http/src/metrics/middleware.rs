@@ -51,7 +51,7 @@ async fn time_request<B: MessageBody>(
     metrics.observe_request(
         route.as_deref().unwrap_or(UNMATCHED_ROUTE),
         method,
-        status.as_u16(),
+        status,
         started.elapsed(),
     );
     result

@@ -29,7 +29,8 @@ pub(crate) async fn request_id(
         .map_or_else(fresh_id, str::to_owned);
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
     let mut response = next.call(request).instrument(span).await?;
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    // From the `String` itself: its bytes become the header's, without a copy.
+    if let Ok(value) = HeaderValue::try_from(id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
