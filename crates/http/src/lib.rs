@@ -14,6 +14,7 @@ mod metrics;
 mod middleware;
 mod openapi;
 mod problem;
+mod request_context;
 mod routes;
 mod state;
 
@@ -26,6 +27,7 @@ pub use metrics::{Metrics, PoolStateFn};
 pub use middleware::{CorsOrigins, InvalidProxy, Protection, RateLimit, TrustedProxies};
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
+pub use request_context::RequestContext;
 pub use state::AppState;
 
 #[cfg(test)]

@@ -1,15 +1,15 @@
 //! Every request gets an id — the caller's `X-Request-Id` when it is a sane token, else a fresh
-//! one of ours — sent back in the response and carried by a tracing span, so every log line the
-//! request causes names it. A caller-chosen id is limited in length and alphabet so it cannot
+//! one of ours — sent back in the response and made the current [`RequestContext`], so every
+//! log line the request causes names it. A caller-chosen id is limited in length and alphabet so it cannot
 //! forge log lines.
 
+use crate::request_context::RequestContext;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tracing::Instrument;
 
 /// The header carrying the id, both ways.
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -27,10 +27,11 @@ pub(crate) async fn request_id(
         .and_then(|value| value.to_str().ok())
         .filter(|value| is_acceptable(value))
         .map_or_else(fresh_id, str::to_owned);
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
-    let mut response = next.call(request).instrument(span).await?;
-    // From the `String` itself: its bytes become the header's, without a copy.
-    if let Ok(value) = HeaderValue::try_from(id) {
+    // Both id spellings are visible ASCII (checked, or ours): this cannot fail.
+    let header = HeaderValue::from_str(&id).ok();
+    let context = RequestContext::new(id, request.method().clone(), request.uri().clone());
+    let mut response = context.scope(next.call(request)).await?;
+    if let Some(value) = header {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
