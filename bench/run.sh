@@ -87,9 +87,11 @@ status_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 mib() { awk -v kib="$1" 'BEGIN { printf "%.1f", kib / 1024 }'; }
 
 GOOGLE_PORT=$(free_port); FACEBOOK_PORT=$(free_port); ZP_PORT=$(free_port); CEIL_PORT=$(free_port)
+BARE_PORT=$(free_port)
 ISSUER="http://127.0.0.1:$GOOGLE_PORT"
 ZP="http://127.0.0.1:$ZP_PORT"
 CEIL="http://127.0.0.1:$CEIL_PORT"
+BARE="http://127.0.0.1:$BARE_PORT"
 DB="$WORK/zeropass.db"
 
 log "starting the fake Google on $ISSUER"
@@ -176,50 +178,72 @@ log "restarting zeropass with $USERS users"
 start_zeropass
 sleep 0.5
 IDLE_KIB=$(status_kib "$ZP_PID" VmRSS)
-ZP_BODY=$(curl -fs -H "Authorization: Bearer $(head -n1 "$WORK/tokens.txt")" "$ZP/users/me" | wc -c)
+ZP_BODY=$(curl -fs -D "$WORK/zeropass-headers.txt" -H "Authorization: Bearer $(head -n1 "$WORK/tokens.txt")" \
+    "$ZP/users/me" | wc -c)
 
 # ---- /users/me: zeropass and the ceiling, in alternating rounds ----------------------------
 # The machine's speed drifts by tens of percent from minute to minute (shared hosts), so one
 # zeropass run followed by one ceiling run compares two different machines. Each round loads
 # zeropass and then the ceiling, back to back; the verdicts use the median round. Both servers
 # stay up throughout; the one not under load is idle.
-log "starting the ceiling on $CEIL"
-"$BIN/bench-ceiling" "127.0.0.1:$CEIL_PORT" >"$WORK/ceiling.log" 2>&1 &
+# Two ceilings: one sending zeropass's own response headers (the verdicts' reference: the
+# same bytes on the wire, so the load generator, which shares the cores, does the same work
+# per answer), and the bare one (body only), reported alongside. See bench/README.md.
+log "starting the ceilings on $CEIL (zeropass's headers) and $BARE (bare)"
+CEILING_HEADERS="$WORK/zeropass-headers.txt" "$BIN/bench-ceiling" "127.0.0.1:$CEIL_PORT" \
+    >"$WORK/ceiling.log" 2>&1 &
 PIDS+=($!)
 CEIL_PID=$!
+"$BIN/bench-ceiling" "127.0.0.1:$BARE_PORT" >"$WORK/ceiling-bare.log" 2>&1 &
+PIDS+=($!)
+BARE_PID=$!
 wait_http "$CEIL/users/me" 20
+wait_http "$BARE/users/me" 20
 CEIL_BODY=$(curl -fs "$CEIL/users/me" | wc -c)
+header_bytes() { curl -fs -o /dev/null -w '%{size_header}' "$@"; }
+ZP_HEADER_BYTES=$(header_bytes -H "Authorization: Bearer $(head -n1 "$WORK/tokens.txt")" "$ZP/users/me")
+CEIL_HEADER_BYTES=$(header_bytes "$CEIL/users/me")
+BARE_HEADER_BYTES=$(header_bytes "$BARE/users/me")
 
 echo 5 >"/proc/$ZP_PID/clear_refs" 2>/dev/null && HWM_RESET=yes || HWM_RESET=no
 ROUND_LINES=(); TP_ALL=(); P99R_ALL=(); ZP_RPS_ALL=(); CE_RPS_ALL=(); ZP_P50_ALL=(); CE_P50_ALL=()
 ZP_P99_ALL=(); CE_P99_ALL=(); ZP_BAD_SUM=0; CE_BAD_SUM=0
+CB_RPS_ALL=(); CB_P50_ALL=(); CB_P99_ALL=(); TPB_ALL=(); CB_BAD_SUM=0
 for round in $(seq "$ROUNDS"); do
-    log "round $round/$ROUNDS: $ZP/users/me, then $CEIL/users/me, ${DURATION} s each at $CONNECTIONS connections"
+    log "round $round/$ROUNDS: zeropass, the ceiling, the bare ceiling: ${DURATION} s each at $CONNECTIONS connections"
     load "$ZP" ZP
     load "$CEIL" CE
+    load "$BARE" CB
+    CB_RPS_ALL+=("$CB_RPS"); CB_P50_ALL+=("$CB_P50"); CB_P99_ALL+=("$CB_P99")
+    TPB_ALL+=("$(awk -v a="$ZP_RPS" -v b="$CB_RPS" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
+    CB_BAD_SUM=$((CB_BAD_SUM + CB_BAD))
     ZP_RPS_ALL+=("$ZP_RPS"); CE_RPS_ALL+=("$CE_RPS"); ZP_P50_ALL+=("$ZP_P50"); CE_P50_ALL+=("$CE_P50")
     ZP_P99_ALL+=("$ZP_P99"); CE_P99_ALL+=("$CE_P99")
     TP_ALL+=("$(awk -v a="$ZP_RPS" -v b="$CE_RPS" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
     P99R_ALL+=("$(awk -v a="$ZP_P99" -v b="$CE_P99" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 99) }')")
     ZP_BAD_SUM=$((ZP_BAD_SUM + ZP_BAD)); CE_BAD_SUM=$((CE_BAD_SUM + CE_BAD))
-    ROUND_LINES+=("$(printf '  round %d: zeropass %.0f req/s (p99 %.2f ms), ceiling %.0f req/s (p99 %.2f ms): throughput ratio %s, p99 ratio %s' \
-        "$round" "$ZP_RPS" "$ZP_P99" "$CE_RPS" "$CE_P99" "${TP_ALL[-1]}" "${P99R_ALL[-1]}")")
+    ROUND_LINES+=("$(printf '  round %d: zeropass %.0f req/s (p99 %.2f ms), ceiling %.0f (p99 %.2f), bare ceiling %.0f (p99 %.2f): ratios %s, bare %s; p99 ratio %s' \
+        "$round" "$ZP_RPS" "$ZP_P99" "$CE_RPS" "$CE_P99" "$CB_RPS" "$CB_P99" "${TP_ALL[-1]}" "${TPB_ALL[-1]}" "${P99R_ALL[-1]}")")
 done
 PEAK_KIB=$(status_kib "$ZP_PID" VmHWM)
 stop "$ZP_PID"
 stop "$CEIL_PID"
+stop "$BARE_PID"
 # median VALUE...: the middle value (the lower middle for an even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ZP_RPS=$(median "${ZP_RPS_ALL[@]}"); CE_RPS=$(median "${CE_RPS_ALL[@]}")
 ZP_P50=$(median "${ZP_P50_ALL[@]}"); CE_P50=$(median "${CE_P50_ALL[@]}")
 ZP_P99=$(median "${ZP_P99_ALL[@]}"); CE_P99=$(median "${CE_P99_ALL[@]}")
-ZP_BAD=$ZP_BAD_SUM; CE_BAD=$CE_BAD_SUM
+ZP_BAD=$ZP_BAD_SUM; CE_BAD=$CE_BAD_SUM; CB_BAD=$CB_BAD_SUM
+CB_RPS=$(median "${CB_RPS_ALL[@]}"); CB_P50=$(median "${CB_P50_ALL[@]}"); CB_P99=$(median "${CB_P99_ALL[@]}")
+TPB=$(median "${TPB_ALL[@]}")
 
 # ---- report ---------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 check() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "ok" : "MISSED" }'; }
 TP=$(median "${TP_ALL[@]}"); P99R=$(median "${P99R_ALL[@]}")
 RET=$(ratio "$SI_returning_rate" "$CE_RPS"); NEW=$(ratio "$SI_new_rate" "$CE_RPS")
+RETB=$(ratio "$SI_returning_rate" "$CB_RPS"); NEWB=$(ratio "$SI_new_rate" "$CB_RPS")
 PER_USER=$(awk -v b="$DB_BYTES" -v n="$USERS" 'BEGIN { printf "%.0f", b / n }')
 IDLE_MIB=$(mib "$IDLE_KIB"); PEAK_MIB=$(mib "$PEAK_KIB")
 
@@ -227,13 +251,14 @@ IDLE_MIB=$(mib "$IDLE_KIB"); PEAK_MIB=$(mib "$PEAK_KIB")
 echo
 echo "zeropass benchmark: $USERS users, $ROUNDS round(s) of ${DURATION} s per server at $CONNECTIONS connections, $(nproc) cores, $(date -u +%FT%TZ)"
 printf '%s\n' "${ROUND_LINES[@]}"
-printf '%-44s %14s %14s %10s\n' "figure" "zeropass" "ceiling" "target"
-printf '%-44s %14s %14s %10s\n' "--------------------------------------------" "--------------" "--------------" "----------"
-printf '%-44s %14.0f %14.0f %10s\n' "GET /users/me, requests/s (median round)" "$ZP_RPS" "$CE_RPS" ""
-printf '%-44s %14.3f %14.3f %10s\n' "GET /users/me, p50 latency (ms)" "$ZP_P50" "$CE_P50" ""
-printf '%-44s %14.3f %14.3f %10s\n' "GET /users/me, p99 latency (ms)" "$ZP_P99" "$CE_P99" ""
-printf '%-44s %14d %14d %10s\n' "GET /users/me, failed requests" "$ZP_BAD" "$CE_BAD" "0"
+printf '%-44s %14s %14s %10s %12s\n' "figure" "zeropass" "ceiling" "target" "bare ceiling"
+printf '%-44s %14s %14s %10s %12s\n' "--------------------------------------------" "--------------" "--------------" "----------" "------------"
+printf '%-44s %14.0f %14.0f %10s %12.0f\n' "GET /users/me, requests/s (median round)" "$ZP_RPS" "$CE_RPS" "" "$CB_RPS"
+printf '%-44s %14.3f %14.3f %10s %12.3f\n' "GET /users/me, p50 latency (ms)" "$ZP_P50" "$CE_P50" "" "$CB_P50"
+printf '%-44s %14.3f %14.3f %10s %12.3f\n' "GET /users/me, p99 latency (ms)" "$ZP_P99" "$CE_P99" "" "$CB_P99"
+printf '%-44s %14d %14d %10s %12d\n' "GET /users/me, failed requests" "$ZP_BAD" "$CE_BAD" "0" "$CB_BAD"
 printf '%-44s %14d %14d %10s\n' "GET /users/me, body bytes" "$ZP_BODY" "$CEIL_BODY" ""
+printf '%-44s %14d %14d %10s %12d\n' "GET /users/me, header bytes" "$ZP_HEADER_BYTES" "$CEIL_HEADER_BYTES" "" "$BARE_HEADER_BYTES"
 printf '%-44s %14.0f %14s %10s\n' "new-user sign-ins/s (POST /auth/google/token)" "$SI_new_rate" "" ""
 printf '%-44s %14.0f %14s %10s\n' "returning-user sign-ins/s" "$SI_returning_rate" "" ""
 printf '%-44s %14s %14s %10s\n' "sign-in p50 / p99 ms, new" "$SI_new_p50_ms / $SI_new_p99_ms" "" ""
@@ -250,8 +275,10 @@ printf '%-44s %14s %10s %10s\n' "ratio" "value" "target" "verdict"
 printf '%-44s %14s %10s %10s\n' "--------------------------------------------" "--------------" "----------" "----------"
 printf '%-44s %14s %10s %10s\n' "/users/me throughput, zeropass / ceiling" "$TP" ">= 0.50" "$(check "$TP" ">=" 0.5)"
 printf '%-44s %14s %10s %10s\n' "/users/me p99, zeropass / ceiling" "$P99R" "<= 3" "$(check "$P99R" "<=" 3)"
+printf '%-44s %14s %10s %10s\n' "(throughput, zeropass / bare ceiling)" "$TPB" "" ""
 printf '%-44s %14s %10s %10s\n' "returning sign-ins/s / ceiling req/s" "$RET" ">= 0.10" "$(check "$RET" ">=" 0.10)"
 printf '%-44s %14s %10s %10s\n' "new-user sign-ins/s / ceiling req/s" "$NEW" ">= 0.05" "$(check "$NEW" ">=" 0.05)"
+printf '%-44s %14s %10s %10s\n' "(sign-ins/s / bare ceiling: returning, new)" "$RETB, $NEWB" "" ""
 printf '%-44s %14s %10s %10s\n' "idle resident memory (MiB)" "$IDLE_MIB" "<= 16" "$(check "$IDLE_MIB" "<=" 16)"
 printf '%-44s %14s %10s %10s\n' "peak resident memory under load (MiB)" "$PEAK_MIB" "<= 32" "$(check "$PEAK_MIB" "<=" 32)"
 if ((USERS >= 1000000)); then
@@ -262,4 +289,4 @@ fi
 echo "(absolute figures move from run to run on shared machines; compare the ratios)"
 }
 
-((ZP_BAD == 0 && CE_BAD == 0)) || { echo "run.sh: some /users/me requests failed" >&2; exit 1; }
+((ZP_BAD == 0 && CE_BAD == 0 && CB_BAD == 0)) || { echo "run.sh: some /users/me requests failed" >&2; exit 1; }
