@@ -15,7 +15,7 @@ use zeropass_facebook::FacebookIdentityProvider;
 use zeropass_google::GoogleIdentityProvider;
 use zeropass_http::{AppState, BrowserFlow};
 use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
-use zeropass_sqlite::{DatabaseLocation, SqliteUserRepository};
+use zeropass_sqlite::{DatabaseLocation, PoolOptions, SqliteUserRepository};
 
 /// The flow cookie's key is derived from `JWT_SECRET` under this label, so every instance
 /// sharing the secret can open the cookies the others sealed.
@@ -120,10 +120,21 @@ fn stop_signal() -> std::io::Result<impl Future<Output = &'static str>> {
 fn open_database(database_url: &str) -> Result<SqliteUserRepository, ConfigError> {
     let location = DatabaseLocation::parse(database_url)
         .map_err(|error| ConfigError::new("DATABASE_URL", error.to_string()))?;
-    let repository = SqliteUserRepository::open(&location)
+    let repository = SqliteUserRepository::open_with(&location, &pool_options())
         .map_err(|error| ConfigError::new("DATABASE_URL", error.to_string()))?;
     tracing::info!(database = %database_url, "database ready");
     Ok(repository)
+}
+
+/// One connection per HTTP worker (actix's default count: one per available core), for the
+/// reads each worker makes on its own thread, and two for writers; SQLite serialises writers
+/// anyway. Every connection holds up to 2 MiB of page cache, so no more than that.
+fn pool_options() -> PoolOptions {
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    PoolOptions {
+        max_connections: u32::try_from(workers).unwrap_or(u32::MAX).saturating_add(2),
+        ..PoolOptions::default()
+    }
 }
 
 fn jwt_secret(configured: Option<JwtSecret>) -> Result<JwtSecret, ConfigError> {

@@ -2,9 +2,10 @@
 //!
 //! [`SqliteUserRepository::open`] takes a [`DatabaseLocation`] (parsed from `DATABASE_URL`),
 //! creates the database file if needed, applies the embedded migrations and returns a
-//! cheaply cloneable repository backed by a connection pool. Every operation runs its
-//! blocking Diesel work on Tokio's blocking pool, so no async task ever waits on SQLite, and
-//! infrastructure failures reach the domain only as its own
+//! cheaply cloneable repository backed by a connection pool. Writes run on Tokio's blocking
+//! pool, so no async task ever waits for SQLite's write lock; the short lookups by unique key
+//! that every request makes run on the calling thread when a connection is free (a WAL reader
+//! never waits for a writer). Infrastructure failures reach the domain only as its own
 //! [`RepositoryError`](zeropass_domain::RepositoryError) variants.
 
 mod errors;

@@ -15,9 +15,13 @@ use thiserror::Error;
 /// giving up with "database is locked". Writers queue behind each other within this time.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connections kept for a database file. SQLite serialises writers anyway; a handful of
-/// connections lets WAL readers proceed beside the one writer.
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 8;
+/// Connections kept for a database file by default. SQLite serialises writers anyway; a
+/// handful of connections lets WAL readers proceed beside the one writer. Each connection
+/// keeps SQLite's page cache (up to 2 MiB), which at a million users is most of the process's
+/// memory: with 8 connections the benchmark peaked at 29.6 MiB under `/users/me` load and
+/// 32.9 MiB during sign-ins, against a 32 MiB budget (`docs/performance.md`). The server sizes
+/// its pool from its worker count (`server::startup`).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 4;
 
 /// How long an operation waits for a free connection before the store is reported unavailable.
 pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,6 +1,8 @@
-//! [`SqliteUserRepository`]: the `UserRepository` port on the pool. Each operation takes a
-//! connection and runs its query on Tokio's blocking pool, so that SQLite's waits (disk,
-//! locks, a busy pool) never stall the async executor.
+//! [`SqliteUserRepository`]: the `UserRepository` port on the pool. Writes take a connection
+//! and run on Tokio's blocking pool, so that SQLite's waits (the write lock, a busy pool) never
+//! stall the async executor. The lookups by unique key that every request makes run on the
+//! calling thread when a connection is free at once (`read_inline`): a WAL reader does not wait
+//! for writers, and the hand-off to the blocking pool cost more than the read.
 
 use crate::errors;
 use crate::location::DatabaseLocation;
@@ -97,7 +99,8 @@ impl SqliteUserRepository {
     /// A lookup by a unique key on a WAL database takes microseconds and does not wait for
     /// writers (a WAL reader sees the last commit and takes no lock a writer holds), while
     /// the trip through the blocking pool costs two thread wake-ups, several times the read
-    /// itself: under load, half of `/users/me`'s time went there (see `docs/performance.md`).
+    /// itself: under load, about a fifth of the server's CPU went to those wake-ups (see
+    /// `docs/performance.md`).
     /// Writes, whose `BEGIN IMMEDIATE` may wait up to the busy timeout, never come here.
     async fn read_inline<T, F>(&self, operation: F) -> Result<T, RepositoryError>
     where
