@@ -27,6 +27,13 @@ fn repository(dir: &tempfile::TempDir, max_connections: u32) -> SqliteUserReposi
         .unwrap()
 }
 
+/// Ada's first sign-in, through the port.
+async fn sign_in_ada(repo: &SqliteUserRepository) -> zeropass_domain::User {
+    repo.resolve_or_create(&identity("s-ada", "ada@example.com"))
+        .await
+        .unwrap()
+}
+
 /// What a connection ran: the SQL of every query started, and of every statement cached.
 #[derive(Default)]
 struct Recorded {
@@ -53,10 +60,7 @@ impl Instrumentation for Recorder {
 async fn the_per_request_lookups_are_prepared_once_and_carry_no_bound_limit() {
     let dir = tempfile::tempdir().unwrap();
     let writer = repository(&dir, 1);
-    let ada = writer
-        .resolve_or_create(&identity("s-ada", "ada@example.com"))
-        .await
-        .unwrap();
+    let ada = sign_in_ada(&writer).await;
     // A second pool, so the connection below has prepared nothing yet.
     let repo = repository(&dir, 1);
 
@@ -87,10 +91,7 @@ async fn the_per_request_lookups_are_prepared_once_and_carry_no_bound_limit() {
 async fn find_unchanged_finds_only_a_returning_identity_with_its_stored_address() {
     let dir = tempfile::tempdir().unwrap();
     let repo = repository(&dir, 1);
-    let ada = repo
-        .resolve_or_create(&identity("s-ada", "ada@example.com"))
-        .await
-        .unwrap();
+    let ada = sign_in_ada(&repo).await;
     let mut conn = repo.connection();
 
     let same = queries::find_unchanged(&mut conn, &identity("s-ada", "ada@example.com")).unwrap();
@@ -105,10 +106,7 @@ async fn find_unchanged_finds_only_a_returning_identity_with_its_stored_address(
 async fn a_returning_identity_with_a_new_address_is_still_updated() {
     let dir = tempfile::tempdir().unwrap();
     let repo = repository(&dir, 2);
-    let ada = repo
-        .resolve_or_create(&identity("s-ada", "ada@example.com"))
-        .await
-        .unwrap();
+    let ada = sign_in_ada(&repo).await;
     let again = repo
         .resolve_or_create(&identity("s-ada", "ada@new.example"))
         .await
@@ -123,10 +121,7 @@ async fn a_returning_identity_with_a_new_address_is_still_updated() {
 async fn reads_wait_on_the_blocking_pool_when_no_connection_is_free() {
     let dir = tempfile::tempdir().unwrap();
     let repo = repository(&dir, 1);
-    let ada = repo
-        .resolve_or_create(&identity("s-ada", "ada@example.com"))
-        .await
-        .unwrap();
+    let ada = sign_in_ada(&repo).await;
 
     // The only connection is taken: the read cannot run inline and must wait for it.
     let held = repo.connection();
