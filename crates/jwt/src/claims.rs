@@ -11,6 +11,18 @@ use std::borrow::Cow;
 use uuid::Uuid;
 use zeropass_domain::{AccessTokenClaims, Provider, User, UserId};
 
+/// The `aud` of every token zeropass issues, and the only one it accepts.
+pub const AUDIENCE: &str = "zeropass";
+
+/// Seconds a token is still accepted after its `exp` (and before an `nbf`). Tokens are
+/// verified by whichever server instance takes the request, not always by the one that issued
+/// them, and two hosts' clocks may disagree by a few seconds even under NTP; without a leeway
+/// a token could be refused before the lifetime it was issued with is over. Thirty seconds
+/// absorbs that drift while adding almost nothing to a stolen token's useful life.
+pub const LEEWAY_SECONDS: u64 = 30;
+// More would turn the leeway into a silent extension of every token's lifetime.
+const _: () = assert!(LEEWAY_SECONDS <= 30, "the leeway must stay at 30 s or less");
+
 /// The contract's claims, in the order they are written. The strings borrow: from the user
 /// and the adapter when issuing, from the decoded payload when verifying (owned only where
 /// the JSON has escapes), so neither direction copies them.
@@ -32,7 +44,7 @@ pub(crate) struct Claims<'a> {
     /// Our `PUBLIC_URL`.
     #[serde(borrow)]
     pub(crate) iss: Cow<'a, str>,
-    /// Always [`crate::AUDIENCE`], as a single string.
+    /// Always [`AUDIENCE`], as a single string.
     #[serde(borrow)]
     pub(crate) aud: Cow<'a, str>,
     /// A random v4 UUID naming this token.
@@ -58,7 +70,7 @@ impl<'a> Claims<'a> {
             iat,
             exp,
             iss: Cow::Borrowed(issuer),
-            aud: Cow::Borrowed(crate::AUDIENCE),
+            aud: Cow::Borrowed(AUDIENCE),
             jti: Cow::Owned(token_id.to_string()),
             nbf: None,
         }

@@ -13,5 +13,6 @@ mod secret;
 mod tokens;
 mod verifier;
 
+pub use claims::{AUDIENCE, LEEWAY_SECONDS};
 pub use secret::{JwtSecret, MIN_SECRET_BYTES, RandomnessUnavailable, SecretTooShort};
-pub use tokens::{AUDIENCE, JwtAccessTokens, JwtConfig, LEEWAY_SECONDS};
+pub use tokens::{JwtAccessTokens, JwtConfig};

@@ -20,18 +20,6 @@ use zeropass_domain::{
     AccessTokenClaims, AccessTokens, IssueTokenError, IssuedToken, TokenRejection, User,
 };
 
-/// The `aud` of every token zeropass issues, and the only one it accepts.
-pub const AUDIENCE: &str = "zeropass";
-
-/// Seconds a token is still accepted after its `exp` (and before an `nbf`). Tokens are
-/// verified by whichever server instance takes the request, not always by the one that issued
-/// them, and two hosts' clocks may disagree by a few seconds even under NTP; without a leeway
-/// a token could be refused before the lifetime it was issued with is over. Thirty seconds
-/// absorbs that drift while adding almost nothing to a stolen token's useful life.
-pub const LEEWAY_SECONDS: u64 = 30;
-// More would turn the leeway into a silent extension of every token's lifetime.
-const _: () = assert!(LEEWAY_SECONDS <= 30, "the leeway must stay at 30 s or less");
-
 /// What the adapter needs: the key, who we are, and how long tokens live.
 #[derive(Debug)]
 pub struct JwtConfig {

@@ -14,7 +14,7 @@
 //! 4. the claims: an unpadded base64url JSON *object* with every claim we issue, each of
 //!    exactly the type we write ([`Claims`]; `nbf`, if present, a non-negative integer);
 //!    `exp` not before now minus the leeway (else `Expired`), `nbf` not after now plus the
-//!    leeway, `iss` our issuer, `aud` exactly [`crate::AUDIENCE`].
+//!    leeway, `iss` our issuer, `aud` exactly [`AUDIENCE`].
 //!
 //! They are jsonwebtoken's rules as we configured them, with four differences. Three are
 //! refusals either way: four or more segments say "not three dot-separated segments", a
@@ -22,8 +22,7 @@
 //! member written twice counts once (the last), where jsonwebtoken refused the header; the
 //! MAC is HS256 under our key whatever the header says, so no token we did not sign passes.
 
-use crate::claims::Claims;
-use crate::tokens::LEEWAY_SECONDS;
+use crate::claims::{AUDIENCE, Claims, LEEWAY_SECONDS};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -142,7 +141,7 @@ impl Verifier {
         if claims.iss != self.issuer {
             return Err(Rejection::Invalid("wrong issuer"));
         }
-        if claims.aud != crate::AUDIENCE {
+        if claims.aud != AUDIENCE {
             return Err(Rejection::Invalid("wrong audience"));
         }
         Ok(())

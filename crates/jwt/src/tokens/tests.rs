@@ -4,6 +4,7 @@
 //! proves the forging helpers themselves produce acceptable tokens.
 
 use super::*;
+use crate::{AUDIENCE, LEEWAY_SECONDS};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
