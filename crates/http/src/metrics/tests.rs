@@ -3,7 +3,7 @@
 //! pool hook at each scrape — and no request value ever becomes a label.
 
 use super::{
-    Metrics, ProviderFailure, ProviderOperation, metrics, metrics_middleware, record_sign_in_result,
+    Metrics, ProviderFailure, ProviderOperation, metrics, metrics_middleware,
 };
 use crate::instrumented::InstrumentedProvider;
 use crate::problem::ApiError;
@@ -75,7 +75,7 @@ fn test_app(
     >,
 > {
     App::new()
-        .app_data(web::Data::new(state))
+        .app_data(web::Data::new(state.metrics().clone()))
         .wrap(metrics_middleware())
         .service(web::resource("/users/me").get(HttpResponse::Ok))
         .service(web::resource("/things/{id}").get(HttpResponse::NoContent))
@@ -329,17 +329,16 @@ async fn app_state_instruments_the_providers_it_is_given() {
 #[actix_web::test]
 async fn sign_ins_are_counted_by_provider_and_problem_code() {
     let state = state_with(vec![]);
-    record_sign_in_result(&state, Provider::Google, &Ok::<(), ApiError>(()));
-    record_sign_in_result(&state, Provider::Google, &Ok::<(), ApiError>(()));
-    record_sign_in_result::<()>(
-        &state,
+    let metrics = state.metrics();
+    metrics.count_sign_in_result(Provider::Google, &Ok::<(), ApiError>(()));
+    metrics.count_sign_in_result(Provider::Google, &Ok::<(), ApiError>(()));
+    metrics.count_sign_in_result::<()>(
         Provider::Google,
         &Err(ApiError::InvalidIdToken(
             "bad signature for ada@example.com".into(),
         )),
     );
-    record_sign_in_result::<()>(&state, Provider::Facebook, &Err(ApiError::EmailRequired));
-    let metrics = state.metrics();
+    metrics.count_sign_in_result::<()>(Provider::Facebook, &Err(ApiError::EmailRequired));
     assert_eq!(sign_ins(metrics, "google", "ok"), 2);
     assert_eq!(sign_ins(metrics, "google", "invalid_id_token"), 1);
     assert_eq!(sign_ins(metrics, "facebook", "email_required"), 1);
@@ -362,7 +361,9 @@ async fn the_exposition_has_every_family_in_the_text_format() {
         .authorization_url(&flow())
         .await
         .unwrap();
-    super::record_sign_in(&state, Provider::Google, super::SIGN_IN_OK);
+    state
+        .metrics()
+        .count_sign_in(Provider::Google, super::SIGN_IN_OK);
 
     let response = service
         .call(TestRequest::get().uri("/metrics").to_request())
