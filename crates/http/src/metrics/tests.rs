@@ -7,7 +7,7 @@ use super::{
 };
 use crate::instrumented::InstrumentedProvider;
 use crate::problem::ApiError;
-use crate::{AppState, app};
+use crate::{AppState, app, metrics_app};
 use actix_web::body::MessageBody;
 use actix_web::dev::Service;
 use actix_web::http::StatusCode;
@@ -442,4 +442,60 @@ fn each_state_has_its_own_registry() {
     first.metrics().count_sign_in(Provider::Google, "ok");
     assert_eq!(sign_ins(first.metrics(), "google", "ok"), 1);
     assert_eq!(sign_ins(second.metrics(), "google", "ok"), 0);
+}
+
+#[actix_web::test]
+async fn metrics_served_elsewhere_are_a_404_on_the_api_and_count_its_requests() {
+    let state = state_with(vec![]).without_metrics_endpoint();
+    let api = actix_test::init_service(app(state.clone())).await;
+    let own_listener = actix_test::init_service(metrics_app(state.metrics().clone())).await;
+
+    let hidden = api
+        .call(TestRequest::get().uri("/metrics").to_request())
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        hidden.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    let elsewhere = own_listener
+        .call(TestRequest::get().uri("/users/me").to_request())
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND, "only /metrics there");
+    assert_eq!(
+        elsewhere.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+
+    let response = own_listener
+        .call(TestRequest::get().uri("/metrics").to_request())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .try_into_bytes()
+            .unwrap_or_default()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains(
+            r#"zeropass_http_requests_duration_seconds_count{method="GET",route="unmatched",status="404"} 1"#
+        ),
+        "the API's own 404 for /metrics is counted: {text}"
+    );
+}
+
+#[actix_web::test]
+async fn by_default_the_api_serves_its_metrics_itself() {
+    let service = actix_test::init_service(app(state_with(vec![]))).await;
+    let response = service
+        .call(TestRequest::get().uri("/metrics").to_request())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
 }
