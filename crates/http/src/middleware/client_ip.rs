@@ -32,6 +32,12 @@ impl TrustedProxies {
             .map(Self)
     }
 
+    /// Whether no proxy is declared.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn contains(&self, address: IpAddr) -> bool {
         let address = address.to_canonical();
         self.0
