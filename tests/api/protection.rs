@@ -162,3 +162,103 @@ async fn an_allowed_origin_gets_cors_and_others_get_their_preflight_refused() {
     );
     assert_problem(refused, 403, "cors_origin_not_allowed").await;
 }
+
+#[tokio::test]
+async fn a_sign_in_path_spelt_with_percent_escapes_is_limited_like_the_plain_one() {
+    let server = TestServer::start_with(&LIMITED);
+    let from_one_client = |path: &str| {
+        client()
+            .get(server.url(path))
+            .header("x-forwarded-for", "198.51.100.7")
+            .send()
+    };
+    for attempt in 1..=3 {
+        assert_eq!(
+            from_one_client("/%61uth/google/start")
+                .await
+                .unwrap()
+                .status(),
+            503,
+            "attempt {attempt} is within the burst"
+        );
+    }
+    for spelling in [
+        "/auth/google/start",
+        "/%61uth/facebook/start",
+        "/auth/%67oogle/start",
+        "/%61uth/g%6F%6fgle/start",
+    ] {
+        let response = from_one_client(spelling).await.unwrap();
+        assert_problem(response, 429, "rate_limited").await;
+    }
+    let unrouted = from_one_client("//auth/google/start").await.unwrap();
+    assert_problem(unrouted, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_loopback_listener_without_trusted_proxies_warns_that_proxied_clients_are_unlimited() {
+    let warning = "TRUSTED_PROXIES is empty";
+    let unprotected = TestServer::start_with(&[("AUTH_RATE_LIMIT_PER_MINUTE", "60")]);
+    let logs = unprotected.logs();
+    let line = logs
+        .lines()
+        .find(|line| line.contains(warning))
+        .unwrap_or_else(|| panic!("no warning in:\n{logs}"));
+    assert!(line.contains("WARN"), "{line}");
+    let declared = TestServer::start_with(&LIMITED);
+    assert!(!declared.logs().contains(warning), "{}", declared.logs());
+    let unlimited = TestServer::start();
+    assert!(!unlimited.logs().contains(warning), "{}", unlimited.logs());
+}
+
+#[tokio::test]
+async fn metrics_on_their_own_listener_count_the_api_which_no_longer_serves_them() {
+    let mut server = TestServer::start_with(&[("METRICS_BIND_ADDR", "127.0.0.1:0")]);
+    let health = client().get(server.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let hidden = client().get(server.url("/metrics")).send().await.unwrap();
+    assert_problem(hidden, 404, "not_found").await;
+
+    let metrics_url = server.metrics_url("/metrics");
+    assert_ne!(metrics_url, server.url("/metrics"), "another port");
+    let scrape = client().get(&metrics_url).send().await.unwrap();
+    assert_eq!(scrape.status(), 200);
+    assert!(
+        scrape.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+    );
+    let text = scrape.text().await.unwrap();
+    for series in [
+        r#"zeropass_http_requests_duration_seconds_count{method="GET",route="/health",status="200"} 1"#,
+        r#"zeropass_http_requests_duration_seconds_count{method="GET",route="unmatched",status="404"} 1"#,
+    ] {
+        assert!(text.contains(series), "{series} missing from:\n{text}");
+    }
+    let elsewhere = client()
+        .get(server.metrics_url("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(elsewhere, 404, "not_found").await;
+
+    // Both listeners stop on SIGTERM: a metrics server left running would keep the process
+    // alive past the harness's bound.
+    let (status, logs) = tokio::task::spawn_blocking(move || {
+        let status = server.terminate();
+        (status, server.logs())
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(0), "{logs}");
+    assert!(logs.contains("stopped"), "{logs}");
+}
+
+#[tokio::test]
+async fn by_default_metrics_are_served_on_the_api_listener() {
+    let server = TestServer::start();
+    let scrape = client().get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(scrape.status(), 200);
+    assert!(!server.logs().contains("serving metrics on"));
+}
