@@ -250,7 +250,11 @@ async fn every_spelling_of_a_sign_in_path_is_counted_against_the_same_bucket() {
             "{spelling} is counted"
         );
     }
-    for unrouted in ["//auth/google/start", "/AUTH/google/start", "/auth%2Fgoogle/start"] {
+    for unrouted in [
+        "//auth/google/start",
+        "/AUTH/google/start",
+        "/auth%2Fgoogle/start",
+    ] {
         let response = service.call(from_client(unrouted)).await.unwrap();
         assert_eq!(
             response.status(),

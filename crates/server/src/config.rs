@@ -559,6 +559,9 @@ mod tests {
     #[test]
     fn metrics_may_have_a_listener_of_their_own() {
         let config = parse(&[("METRICS_BIND_ADDR", "[::1]:9090")]).unwrap();
-        assert_eq!(config.metrics_bind_addr, Some("[::1]:9090".parse().unwrap()));
+        assert_eq!(
+            config.metrics_bind_addr,
+            Some("[::1]:9090".parse().unwrap())
+        );
     }
 }

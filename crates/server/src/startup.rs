@@ -125,8 +125,9 @@ fn bind(
     variable: &'static str,
     address: SocketAddr,
 ) -> Result<(TcpListener, SocketAddr), ConfigError> {
-    let listener = TcpListener::bind(address)
-        .map_err(|error| ConfigError::new(variable, format!("cannot listen on {address}: {error}")))?;
+    let listener = TcpListener::bind(address).map_err(|error| {
+        ConfigError::new(variable, format!("cannot listen on {address}: {error}"))
+    })?;
     let bound = listener
         .local_addr()
         .map_err(|error| ConfigError::new(variable, error.to_string()))?;

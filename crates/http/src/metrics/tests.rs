@@ -2,9 +2,7 @@
 //! decorator times and classifies failures, `/metrics` exports every family and reads the
 //! pool hook at each scrape — and no request value ever becomes a label.
 
-use super::{
-    Metrics, ProviderFailure, ProviderOperation, metrics, metrics_middleware,
-};
+use super::{Metrics, ProviderFailure, ProviderOperation, metrics, metrics_middleware};
 use crate::instrumented::InstrumentedProvider;
 use crate::problem::ApiError;
 use crate::{AppState, app, metrics_app};
@@ -463,7 +461,11 @@ async fn metrics_served_elsewhere_are_a_404_on_the_api_and_count_its_requests() 
         .call(TestRequest::get().uri("/users/me").to_request())
         .await
         .unwrap();
-    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND, "only /metrics there");
+    assert_eq!(
+        elsewhere.status(),
+        StatusCode::NOT_FOUND,
+        "only /metrics there"
+    );
     assert_eq!(
         elsewhere.headers().get("content-type").unwrap(),
         "application/problem+json"

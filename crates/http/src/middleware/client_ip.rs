@@ -93,7 +93,10 @@ impl TrustedProxies {
 /// `[v6]:port` (proxies write all of these); anything else is `None`.
 fn parse_forwarded(entry: &str) -> Option<IpAddr> {
     let entry = entry.trim();
-    let address = match entry.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+    let address = match entry
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
         Some(bracketed) => IpAddr::V6(bracketed.parse::<Ipv6Addr>().ok()?),
         None => entry
             .parse::<IpAddr>()
@@ -249,7 +252,11 @@ mod tests {
             ip("198.51.100.9")
         );
         assert_eq!(
-            client("10.0.0.0/8", "::ffff:10.1.2.3", Some("198.51.100.9, ::ffff:10.0.0.2")),
+            client(
+                "10.0.0.0/8",
+                "::ffff:10.1.2.3",
+                Some("198.51.100.9, ::ffff:10.0.0.2")
+            ),
             ip("198.51.100.9"),
             "a mapped trusted hop in the header is walked over too"
         );
@@ -257,10 +264,7 @@ mod tests {
 
     #[test]
     fn a_client_on_a_dual_stack_listener_is_its_ipv4_address() {
-        assert_eq!(
-            client("", "::ffff:198.51.100.1", None),
-            ip("198.51.100.1")
-        );
+        assert_eq!(client("", "::ffff:198.51.100.1", None), ip("198.51.100.1"));
         assert_eq!(
             client("10.0.0.1", "10.0.0.1", Some("::ffff:198.51.100.2")),
             ip("198.51.100.2")
@@ -285,7 +289,10 @@ mod tests {
     #[test]
     fn a_mapped_trusted_proxies_entry_is_the_ipv4_network_it_maps() {
         let proxies = TrustedProxies::parse("::ffff:10.0.0.0/104, ::ffff:192.0.2.1").unwrap();
-        assert_eq!(proxies, TrustedProxies::parse("10.0.0.0/8, 192.0.2.1").unwrap());
+        assert_eq!(
+            proxies,
+            TrustedProxies::parse("10.0.0.0/8, 192.0.2.1").unwrap()
+        );
         assert!(proxies.contains(ip("10.200.0.1")));
         assert!(proxies.contains(ip("::ffff:192.0.2.1")));
         assert!(!proxies.contains(ip("192.0.2.2")));
@@ -306,7 +313,11 @@ mod tests {
             );
         }
         assert_eq!(
-            client("10.0.0.0/8", "10.0.0.1", Some("1.2.3.4, 198.51.100.9, 10.0.0.2:8080")),
+            client(
+                "10.0.0.0/8",
+                "10.0.0.1",
+                Some("1.2.3.4, 198.51.100.9, 10.0.0.2:8080")
+            ),
             ip("198.51.100.9"),
             "a trusted hop with a port is walked over"
         );

@@ -179,7 +179,9 @@ mod tests {
                 .is_ok()
         );
         assert!(
-            limit.check("2001:db8:1:2::3".parse().unwrap(), now).is_err(),
+            limit
+                .check("2001:db8:1:2::3".parse().unwrap(), now)
+                .is_err(),
             "a third address in the same /64 shares the spent bucket"
         );
         assert!(
