@@ -2,7 +2,7 @@
 //! whom it believes about client addresses), security headers, request ids in responses and
 //! logs, JSON logs, CORS.
 
-use crate::harness::{TestServer, assert_problem, client, token_for};
+use crate::harness::{TestServer, assert_problem, client, run_to_exit, token_for};
 use zeropass_domain::Provider;
 
 async fn start_from(server: &TestServer, forwarded_for: Option<&str>) -> reqwest::Response {
@@ -261,4 +261,45 @@ async fn by_default_metrics_are_served_on_the_api_listener() {
     let scrape = client().get(server.url("/metrics")).send().await.unwrap();
     assert_eq!(scrape.status(), 200);
     assert!(!server.logs().contains("serving metrics on"));
+}
+
+#[tokio::test]
+async fn an_ipv4_proxy_in_front_of_a_dual_stack_listener_is_recognised() {
+    // An IPv6 socket on the IPv4-mapped loopback: IPv4 peers arrive as ::ffff:127.0.0.1, as
+    // on BIND_ADDR=[::]:PORT, without listening beyond the loopback.
+    let server = TestServer::start_with(&[
+        ("BIND_ADDR", "[::ffff:127.0.0.1]:0"),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "6"),
+        ("AUTH_RATE_LIMIT_BURST", "1"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ]);
+    assert!(
+        server.address().starts_with("[::ffff:127.0.0.1]:"),
+        "{}",
+        server.address()
+    );
+    assert_eq!(
+        start_from(&server, Some("198.51.100.7")).await.status(),
+        503
+    );
+    let limited = start_from(&server, Some("198.51.100.7")).await;
+    assert_problem(limited, 429, "rate_limited").await;
+    assert_eq!(
+        start_from(&server, Some("198.51.100.8")).await.status(),
+        503,
+        "each forwarded client has its own bucket, not the proxy's"
+    );
+}
+
+#[test]
+fn a_taken_metrics_address_stops_the_start_naming_metrics_bind_addr() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let (status, stderr) = run_to_exit(&[
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("DATABASE_URL", "sqlite://:memory:"),
+        ("METRICS_BIND_ADDR", &address),
+    ]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("METRICS_BIND_ADDR"), "{stderr}");
 }

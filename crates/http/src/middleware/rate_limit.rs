@@ -2,8 +2,9 @@
 //! path's spelling): a token bucket per remote client — an IPv4 address, or an IPv6 /64, the
 //! block one host usually owns (local processes are not limited; see
 //! `TrustedProxies::rate_limited_client`) — `burst` requests at once, refilled at
-//! `per_minute`, answering 429 `rate_limited` with `Retry-After` once spent. The table of buckets is bounded: when it is full, buckets that have
-//! refilled completely (clients gone quiet) are dropped; if none have, the oldest are.
+//! `per_minute`, answering 429 `rate_limited` with `Retry-After` once spent. The table of
+//! buckets is bounded: when it is full, buckets that have refilled completely (clients gone
+//! quiet) are dropped; if none have, the oldest are.
 
 use super::Protection;
 use crate::problem::ApiError;
