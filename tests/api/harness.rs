@@ -21,6 +21,10 @@ pub const TEST_SECRET: &str = "black-box-test-secret-of-at-least-32-bytes";
 pub const PUBLIC_URL: &str = "http://zeropass.test";
 /// How long a server may take to print that it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// What the server logs before the address of its API listener.
+const LISTENING: &str = "listening on http://";
+/// What the server logs before the address of its metrics listener (`METRICS_BIND_ADDR`).
+const SERVING_METRICS: &str = "serving metrics on http://";
 
 /// A running `zeropass` process, killed when dropped.
 pub struct TestServer {
@@ -80,12 +84,7 @@ impl TestServer {
         let sink = Arc::clone(&logs);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some((_, rest)) = line.split_once("listening on http://") {
-                    // Text and JSON log lines alike: the address is the run of address characters.
-                    let address: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
-                        .collect();
+                if let Some(address) = address_after(&line, LISTENING) {
                     let _ = address_sender.send(address);
                 }
                 let mut logs = sink.lock().unwrap();
@@ -116,6 +115,17 @@ impl TestServer {
     /// `127.0.0.1:PORT`.
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// `http://127.0.0.1:PORT{path}` on the metrics listener, which the server announced
+    /// before its API listener (so the log already holds it once the server has started).
+    pub fn metrics_url(&self, path: &str) -> String {
+        let logs = self.logs();
+        let address = logs
+            .lines()
+            .find_map(|line| address_after(line, SERVING_METRICS))
+            .unwrap_or_else(|| panic!("no metrics listener was announced:\n{logs}"));
+        format!("http://{address}{path}")
     }
 
     /// What the server logged so far.
@@ -179,6 +189,17 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The address a log line announces after `marker`. Text and JSON lines alike: the address is
+/// the run of address characters.
+fn address_after(line: &str, marker: &str) -> Option<String> {
+    let (_, rest) = line.split_once(marker)?;
+    Some(
+        rest.chars()
+            .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
+            .collect(),
+    )
 }
 
 /// The `zeropass` binary with exactly these variables, run in `directory`.

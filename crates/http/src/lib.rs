@@ -18,7 +18,7 @@ mod request_context;
 mod routes;
 mod state;
 
-pub use app::app;
+pub use app::{app, metrics_app};
 pub use bare_errors::MAX_JSON_BODY_BYTES;
 pub use bearer::MAX_AUTHORIZATION_HEADER_BYTES;
 pub use flow::BrowserFlow;

@@ -212,3 +212,54 @@ async fn sign_in_endpoints_are_rate_limited_per_client_with_retry_after() {
         assert_eq!(health.status(), StatusCode::OK, "only /auth/* is limited");
     }
 }
+
+#[actix_web::test]
+async fn every_spelling_of_a_sign_in_path_is_counted_against_the_same_bucket() {
+    let protection = Protection {
+        auth_rate_limit: Some(RateLimit::new(6, 2)),
+        ..Protection::default()
+    };
+    let service = actix_test::init_service(app(state(protection))).await;
+    let from_client = |path: &str| {
+        TestRequest::get()
+            .uri(path)
+            .peer_addr("198.51.100.1:5000".parse().unwrap())
+            .to_request()
+    };
+    for spelling in ["/%61uth/google/start", "/auth/%67oogle/start"] {
+        let response = service.call(from_client(spelling)).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{spelling} reaches the (unconfigured) handler and spends the burst"
+        );
+    }
+    for spelling in [
+        "/auth/google/start",
+        "/%61uth/facebook/start",
+        "/%61%75%74%68/google/start",
+        "/auth/%67oogle/start",
+        "/auth/g%6F%6fgle/start",
+        "/%61uth/facebook/%63allback",
+        "/auth/nowhere",
+    ] {
+        let response = service.call(from_client(spelling)).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{spelling} is counted"
+        );
+    }
+    for unrouted in [
+        "//auth/google/start",
+        "/AUTH/google/start",
+        "/auth%2Fgoogle/start",
+    ] {
+        let response = service.call(from_client(unrouted)).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::NOT_FOUND,
+            "{unrouted} reaches no sign-in handler"
+        );
+    }
+}

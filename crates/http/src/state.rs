@@ -22,6 +22,8 @@ pub struct AppState {
     pub(crate) browser: BrowserFlow,
     pub(crate) protection: Protection,
     pub(crate) metrics: Metrics,
+    /// Whether [`app`](crate::app) serves `/metrics` itself.
+    pub(crate) serves_metrics: bool,
 }
 
 impl std::fmt::Debug for AppState {
@@ -61,6 +63,7 @@ impl AppState {
             browser: BrowserFlow::local(),
             protection: Protection::default(),
             metrics,
+            serves_metrics: true,
         }
     }
 
@@ -80,6 +83,15 @@ impl AppState {
     #[must_use]
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// `/metrics` is served on a listener of its own ([`metrics_app`](crate::metrics_app) over
+    /// [`Self::metrics`]): [`app`](crate::app) answers it 404 like any unknown path, and
+    /// still counts every request it answers.
+    #[must_use]
+    pub fn without_metrics_endpoint(mut self) -> Self {
+        self.serves_metrics = false;
+        self
     }
 
     /// The abuse and browser settings: trusted proxies, CORS origins, the sign-in rate limit

@@ -16,6 +16,8 @@ use zeropass_jwt::JwtSecret;
 pub struct Config {
     /// `BIND_ADDR`: where to listen.
     pub bind_addr: SocketAddr,
+    /// `METRICS_BIND_ADDR`: where `/metrics` is served alone; `None`: on `BIND_ADDR`, with the API.
+    pub metrics_bind_addr: Option<SocketAddr>,
     /// `PUBLIC_URL`: external base URL, without a trailing slash; the `iss` of our tokens.
     pub public_url: String,
     /// `DATABASE_URL`: `sqlite://PATH` or `sqlite://:memory:`.
@@ -98,15 +100,15 @@ impl Config {
                 .map(|value| value.trim().to_owned())
                 .filter(|value| !value.is_empty())
         };
-        let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
-        let bind_addr = bind_addr.parse().map_err(|_| {
-            ConfigError::new(
-                "BIND_ADDR",
-                format!("'{bind_addr}' is not a socket address such as 127.0.0.1:8080"),
-            )
-        })?;
+        let bind_addr = socket_address(
+            "BIND_ADDR",
+            &var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
+        )?;
         Ok(Self {
             bind_addr,
+            metrics_bind_addr: var("METRICS_BIND_ADDR")
+                .map(|raw| socket_address("METRICS_BIND_ADDR", &raw))
+                .transpose()?,
             public_url: public_url(var("PUBLIC_URL"))?,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://zeropass.db".into()),
             jwt_secret: var("JWT_SECRET")
@@ -124,6 +126,15 @@ impl Config {
             protection: protection(&var)?,
         })
     }
+}
+
+fn socket_address(variable: &'static str, raw: &str) -> Result<SocketAddr, ConfigError> {
+    raw.parse().map_err(|_| {
+        ConfigError::new(
+            variable,
+            format!("'{raw}' is not a socket address such as 127.0.0.1:8080"),
+        )
+    })
 }
 
 fn log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
@@ -373,6 +384,7 @@ mod tests {
     fn no_configuration_gives_the_contract_defaults() {
         let config = parse(&[]).unwrap();
         assert_eq!(config.bind_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.metrics_bind_addr, None, "/metrics is on BIND_ADDR");
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
         assert_eq!(config.database_url, "sqlite://zeropass.db");
         assert!(config.jwt_secret.is_none());
@@ -392,6 +404,10 @@ mod tests {
     #[test]
     fn wrong_values_name_their_variable() {
         assert_eq!(error_of(&[("BIND_ADDR", "localhost")]).0, "BIND_ADDR");
+        assert_eq!(
+            error_of(&[("METRICS_BIND_ADDR", "9090")]).0,
+            "METRICS_BIND_ADDR"
+        );
         assert_eq!(error_of(&[("PUBLIC_URL", "not a url")]).0, "PUBLIC_URL");
         assert_eq!(
             error_of(&[("PUBLIC_URL", "ftp://example.com")]).0,
@@ -537,6 +553,15 @@ mod tests {
         assert_eq!(
             config.allowed_redirect_uris,
             ["https://app.example/done", "com.example.app:/oauth"]
+        );
+    }
+
+    #[test]
+    fn metrics_may_have_a_listener_of_their_own() {
+        let config = parse(&[("METRICS_BIND_ADDR", "[::1]:9090")]).unwrap();
+        assert_eq!(
+            config.metrics_bind_addr,
+            Some("[::1]:9090".parse().unwrap())
         );
     }
 }

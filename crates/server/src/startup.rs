@@ -7,13 +7,13 @@
 
 use crate::config::{Config, ConfigError};
 use actix_web::HttpServer;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 use zeropass_domain::IdentityProvider;
 use zeropass_facebook::FacebookIdentityProvider;
 use zeropass_google::GoogleIdentityProvider;
-use zeropass_http::{AppState, BrowserFlow};
+use zeropass_http::{AppState, BrowserFlow, Metrics};
 use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
 use zeropass_sqlite::{DatabaseLocation, PoolOptions, SqliteUserRepository};
 
@@ -39,6 +39,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// # Errors
 /// [`ConfigError`] naming the variable whose value could not be used.
 pub async fn serve(config: Config) -> Result<(), ConfigError> {
+    let local_proxy_clients_unlimited = local_proxy_clients_are_unlimited(&config);
     let providers = identity_providers(&config)?;
     let users = Arc::new(open_database(&config.database_url)?);
     let secret = jwt_secret(config.jwt_secret)?;
@@ -53,20 +54,20 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
         ttl: Duration::from_secs(config.jwt_ttl_seconds),
     }));
     let pool = Arc::clone(&users);
-    let state = AppState::new(users, tokens, providers)
+    let mut state = AppState::new(users, tokens, providers)
         .with_browser_flow(browser)
         .with_protection(config.protection)
         .with_pool_gauge(move || pool.pool_state());
+    let metrics_listener = config
+        .metrics_bind_addr
+        .map(|address| bind("METRICS_BIND_ADDR", address))
+        .transpose()?;
+    if metrics_listener.is_some() {
+        state = state.without_metrics_endpoint();
+    }
+    let metrics = state.metrics().clone();
 
-    let listener = TcpListener::bind(config.bind_addr).map_err(|error| {
-        ConfigError::new(
-            "BIND_ADDR",
-            format!("cannot listen on {}: {error}", config.bind_addr),
-        )
-    })?;
-    let address = listener
-        .local_addr()
-        .map_err(|error| ConfigError::new("BIND_ADDR", error.to_string()))?;
+    let (listener, address) = bind("BIND_ADDR", config.bind_addr)?;
     let server = HttpServer::new(move || zeropass_http::app(state.clone()))
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
@@ -79,6 +80,9 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
             ConfigError::new("BIND_ADDR", format!("cannot listen on {address}: {error}"))
         })?
         .run();
+    let metrics_server = metrics_listener
+        .map(|(listener, address)| metrics_server(metrics, listener, address))
+        .transpose()?;
     let stop_signal = stop_signal().map_err(|error| {
         ConfigError::new(
             "BIND_ADDR",
@@ -86,22 +90,83 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
         )
     })?;
     let handle = server.handle();
+    let metrics_handle = metrics_server.as_ref().map(actix_web::dev::Server::handle);
     actix_web::rt::spawn(async move {
         let signal = stop_signal.await;
         tracing::info!(signal, "stopping: finishing in-flight requests");
         handle.stop(true).await;
-    });
-    tracing::info!(public_url = %config.public_url, "listening on http://{address}");
-    match server.await {
-        Ok(()) => {
-            tracing::info!("stopped");
-            Ok(())
+        // Only then: the draining can be watched to its end.
+        if let Some(metrics_handle) = metrics_handle {
+            metrics_handle.stop(true).await;
         }
-        Err(error) => Err(ConfigError::new(
-            "BIND_ADDR",
-            format!("server failed: {error}"),
-        )),
+    });
+    if local_proxy_clients_unlimited {
+        tracing::warn!(
+            "the sign-in rate limit is on, TRUSTED_PROXIES is empty and BIND_ADDR is a loopback address: behind a reverse proxy on this host every client arrives from the loopback and is not limited; set TRUSTED_PROXIES to the proxy's address (127.0.0.1, ::1)"
+        );
     }
+    tracing::info!(public_url = %config.public_url, "listening on http://{address}");
+    let (served, metrics_served) = tokio::join!(server, async move {
+        match metrics_server {
+            Some(metrics_server) => metrics_server.await,
+            None => Ok(()),
+        }
+    });
+    served.map_err(|error| ConfigError::new("BIND_ADDR", format!("server failed: {error}")))?;
+    metrics_served.map_err(|error| {
+        ConfigError::new("METRICS_BIND_ADDR", format!("server failed: {error}"))
+    })?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds a listener now, so that a taken port stops the start with a line naming `variable`.
+fn bind(
+    variable: &'static str,
+    address: SocketAddr,
+) -> Result<(TcpListener, SocketAddr), ConfigError> {
+    let listener = TcpListener::bind(address).map_err(|error| {
+        ConfigError::new(variable, format!("cannot listen on {address}: {error}"))
+    })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|error| ConfigError::new(variable, error.to_string()))?;
+    Ok((listener, bound))
+}
+
+/// `/metrics` alone on its own listener (`METRICS_BIND_ADDR`): one worker is plenty for a
+/// scraper, and it stops with the main server. Announced as `serving metrics on http://ADDR`.
+fn metrics_server(
+    metrics: Metrics,
+    listener: TcpListener,
+    address: SocketAddr,
+) -> Result<actix_web::dev::Server, ConfigError> {
+    let server = HttpServer::new(move || zeropass_http::metrics_app(metrics.clone()))
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+        .client_disconnect_timeout(DISCONNECT_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
+        .listen(listener)
+        .map_err(|error| {
+            ConfigError::new(
+                "METRICS_BIND_ADDR",
+                format!("cannot listen on {address}: {error}"),
+            )
+        })?
+        .run();
+    tracing::info!("serving metrics on http://{address}");
+    Ok(server)
+}
+
+/// Whether clients behind a reverse proxy on this host would all go unlimited: the sign-in
+/// rate limit is on, no proxy is declared, and zeropass listens on a loopback address — where
+/// its only peers are local processes, which the limit leaves alone.
+fn local_proxy_clients_are_unlimited(config: &Config) -> bool {
+    config.protection.auth_rate_limit.is_some()
+        && config.protection.trusted_proxies.is_empty()
+        && config.bind_addr.ip().to_canonical().is_loopback()
 }
 
 /// Registers SIGINT and SIGTERM handlers now, and resolves with the name of the first to arrive.
@@ -176,4 +241,52 @@ fn identity_providers(config: &Config) -> Result<Vec<Arc<dyn IdentityProvider>>,
         tracing::info!("Facebook sign-in configured");
     }
     Ok(providers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        Config::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_loopback_listener_without_trusted_proxies_leaves_proxied_clients_unlimited() {
+        assert!(local_proxy_clients_are_unlimited(&config(&[])));
+        assert!(local_proxy_clients_are_unlimited(&config(&[(
+            "BIND_ADDR",
+            "[::ffff:127.0.0.1]:8080"
+        )])));
+        assert!(local_proxy_clients_are_unlimited(&config(&[(
+            "BIND_ADDR",
+            "[::1]:8080"
+        )])));
+    }
+
+    #[test]
+    fn a_declared_proxy_a_public_listener_or_no_limit_needs_no_warning() {
+        assert!(!local_proxy_clients_are_unlimited(&config(&[(
+            "TRUSTED_PROXIES",
+            "127.0.0.1"
+        )])));
+        assert!(!local_proxy_clients_are_unlimited(&config(&[(
+            "BIND_ADDR",
+            "[::]:8080"
+        )])));
+        assert!(!local_proxy_clients_are_unlimited(&config(&[(
+            "BIND_ADDR",
+            "0.0.0.0:8080"
+        )])));
+        assert!(!local_proxy_clients_are_unlimited(&config(&[(
+            "AUTH_RATE_LIMIT_PER_MINUTE",
+            "0"
+        )])));
+    }
 }

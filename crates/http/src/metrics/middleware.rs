@@ -2,8 +2,7 @@
 //! the pattern of the resource the request matched (`/users/me`, `/auth/google/token`), never
 //! the path as sent; a request that matched none is `unmatched`.
 
-use super::UNMATCHED_ROUTE;
-use crate::state::AppState;
+use super::{Metrics, UNMATCHED_ROUTE};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::Method;
@@ -11,8 +10,8 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, web};
 use std::time::Instant;
 
-/// Times every request into `zeropass_http_requests_duration_seconds`, reading the metrics
-/// from the app's `web::Data<AppState>` (requests pass untouched when there is none). Wrap it
+/// Times every request into `zeropass_http_requests_duration_seconds`, recording into the
+/// app's `web::Data<Metrics>` (requests pass untouched when there is none). Wrap it
 /// outermost (last `.wrap`) so it sees the status the client receives.
 pub(crate) fn metrics_middleware<S, B>() -> impl Transform<
     S,
@@ -32,10 +31,7 @@ async fn time_request<B: MessageBody>(
     request: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<B>, Error> {
-    let Some(metrics) = request
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.metrics.clone())
-    else {
+    let Some(metrics) = request.app_data::<web::Data<Metrics>>().cloned() else {
         return next.call(request).await;
     };
     let started = Instant::now();

@@ -1,4 +1,4 @@
-//! Prometheus metrics: one registry per [`AppState`] (never the process-global default, so
+//! Prometheus metrics: one registry per [`AppState`](crate::AppState) (never the process-global default, so
 //! tests and several apps in one process keep their figures apart), the families zeropass
 //! exports, and `GET /metrics` in the text exposition format.
 //!
@@ -14,7 +14,6 @@ mod tests;
 pub(crate) use middleware::metrics_middleware;
 
 use crate::problem::ApiError;
-use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use prometheus::{
@@ -237,11 +236,23 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Counts one sign-in attempt of `provider`: `outcome` is [`SIGN_IN_OK`] or the problem
+    /// `code` of the failure ([`ApiError::code`]) — a fixed string, never anything from the
+    /// request.
     pub(crate) fn count_sign_in(&self, provider: Provider, outcome: &'static str) {
         self.families
             .sign_ins
             .with_label_values(&[provider.as_str(), outcome])
             .inc();
+    }
+
+    /// Counts one sign-in attempt from its result: `ok`, or the error's problem `code`.
+    pub(crate) fn count_sign_in_result<T>(&self, provider: Provider, result: &Result<T, ApiError>) {
+        let outcome = match result {
+            Ok(_) => SIGN_IN_OK,
+            Err(error) => error.code(),
+        };
+        self.count_sign_in(provider, outcome);
     }
 
     pub(crate) fn observe_provider_call(
@@ -281,25 +292,6 @@ impl Metrics {
     }
 }
 
-/// Counts one sign-in attempt of `provider`: `outcome` is [`SIGN_IN_OK`] or the problem `code`
-/// of the failure ([`ApiError::code`]) — a fixed string, never anything from the request.
-pub(crate) fn record_sign_in(state: &AppState, provider: Provider, outcome: &'static str) {
-    state.metrics.count_sign_in(provider, outcome);
-}
-
-/// Counts one sign-in attempt from its result: `ok`, or the error's problem `code`.
-pub(crate) fn record_sign_in_result<T>(
-    state: &AppState,
-    provider: Provider,
-    result: &Result<T, ApiError>,
-) {
-    let outcome = match result {
-        Ok(_) => SIGN_IN_OK,
-        Err(error) => error.code(),
-    };
-    record_sign_in(state, provider, outcome);
-}
-
 /// Metrics in the Prometheus text format.
 #[utoipa::path(
     get,
@@ -310,9 +302,8 @@ pub(crate) fn record_sign_in_result<T>(
             content_type = "text/plain", body = String),
     )
 )]
-pub(crate) async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let text = state
-        .metrics
+pub(crate) async fn metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiError> {
+    let text = metrics
         .render()
         .map_err(|error| ApiError::Internal(Box::new(error)))?;
     Ok(HttpResponse::Ok()

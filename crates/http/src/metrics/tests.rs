@@ -2,12 +2,10 @@
 //! decorator times and classifies failures, `/metrics` exports every family and reads the
 //! pool hook at each scrape — and no request value ever becomes a label.
 
-use super::{
-    Metrics, ProviderFailure, ProviderOperation, metrics, metrics_middleware, record_sign_in_result,
-};
+use super::{Metrics, ProviderFailure, ProviderOperation, metrics, metrics_middleware};
 use crate::instrumented::InstrumentedProvider;
 use crate::problem::ApiError;
-use crate::{AppState, app};
+use crate::{AppState, app, metrics_app};
 use actix_web::body::MessageBody;
 use actix_web::dev::Service;
 use actix_web::http::StatusCode;
@@ -75,7 +73,7 @@ fn test_app(
     >,
 > {
     App::new()
-        .app_data(web::Data::new(state))
+        .app_data(web::Data::new(state.metrics().clone()))
         .wrap(metrics_middleware())
         .service(web::resource("/users/me").get(HttpResponse::Ok))
         .service(web::resource("/things/{id}").get(HttpResponse::NoContent))
@@ -329,17 +327,16 @@ async fn app_state_instruments_the_providers_it_is_given() {
 #[actix_web::test]
 async fn sign_ins_are_counted_by_provider_and_problem_code() {
     let state = state_with(vec![]);
-    record_sign_in_result(&state, Provider::Google, &Ok::<(), ApiError>(()));
-    record_sign_in_result(&state, Provider::Google, &Ok::<(), ApiError>(()));
-    record_sign_in_result::<()>(
-        &state,
+    let metrics = state.metrics();
+    metrics.count_sign_in_result(Provider::Google, &Ok::<(), ApiError>(()));
+    metrics.count_sign_in_result(Provider::Google, &Ok::<(), ApiError>(()));
+    metrics.count_sign_in_result::<()>(
         Provider::Google,
         &Err(ApiError::InvalidIdToken(
             "bad signature for ada@example.com".into(),
         )),
     );
-    record_sign_in_result::<()>(&state, Provider::Facebook, &Err(ApiError::EmailRequired));
-    let metrics = state.metrics();
+    metrics.count_sign_in_result::<()>(Provider::Facebook, &Err(ApiError::EmailRequired));
     assert_eq!(sign_ins(metrics, "google", "ok"), 2);
     assert_eq!(sign_ins(metrics, "google", "invalid_id_token"), 1);
     assert_eq!(sign_ins(metrics, "facebook", "email_required"), 1);
@@ -362,7 +359,9 @@ async fn the_exposition_has_every_family_in_the_text_format() {
         .authorization_url(&flow())
         .await
         .unwrap();
-    super::record_sign_in(&state, Provider::Google, super::SIGN_IN_OK);
+    state
+        .metrics()
+        .count_sign_in(Provider::Google, super::SIGN_IN_OK);
 
     let response = service
         .call(TestRequest::get().uri("/metrics").to_request())
@@ -441,4 +440,64 @@ fn each_state_has_its_own_registry() {
     first.metrics().count_sign_in(Provider::Google, "ok");
     assert_eq!(sign_ins(first.metrics(), "google", "ok"), 1);
     assert_eq!(sign_ins(second.metrics(), "google", "ok"), 0);
+}
+
+#[actix_web::test]
+async fn metrics_served_elsewhere_are_a_404_on_the_api_and_count_its_requests() {
+    let state = state_with(vec![]).without_metrics_endpoint();
+    let api = actix_test::init_service(app(state.clone())).await;
+    let own_listener = actix_test::init_service(metrics_app(state.metrics().clone())).await;
+
+    let hidden = api
+        .call(TestRequest::get().uri("/metrics").to_request())
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        hidden.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    let elsewhere = own_listener
+        .call(TestRequest::get().uri("/users/me").to_request())
+        .await
+        .unwrap();
+    assert_eq!(
+        elsewhere.status(),
+        StatusCode::NOT_FOUND,
+        "only /metrics there"
+    );
+    assert_eq!(
+        elsewhere.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+
+    let response = own_listener
+        .call(TestRequest::get().uri("/metrics").to_request())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .try_into_bytes()
+            .unwrap_or_default()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains(
+            r#"zeropass_http_requests_duration_seconds_count{method="GET",route="unmatched",status="404"} 1"#
+        ),
+        "the API's own 404 for /metrics is counted: {text}"
+    );
+}
+
+#[actix_web::test]
+async fn by_default_the_api_serves_its_metrics_itself() {
+    let service = actix_test::init_service(app(state_with(vec![]))).await;
+    let response = service
+        .call(TestRequest::get().uri("/metrics").to_request())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
 }

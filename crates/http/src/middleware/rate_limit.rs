@@ -1,8 +1,10 @@
-//! Per-client rate limit of the sign-in endpoints (`/auth/*`): a token bucket per remote client
-//! IP (local processes are not limited; see `TrustedProxies::rate_limited_client`) —
-//! `burst` requests at once, refilled at `per_minute` — answering 429 `rate_limited` with
-//! `Retry-After` once spent. The table of buckets is bounded: when it is full, buckets that have
-//! refilled completely (clients gone quiet) are dropped; if none have, the oldest are.
+//! Per-client rate limit of the sign-in endpoints (the routed `/auth` scope, whatever the
+//! path's spelling): a token bucket per remote client — an IPv4 address, or an IPv6 /64, the
+//! block one host usually owns (local processes are not limited; see
+//! `TrustedProxies::rate_limited_client`) — `burst` requests at once, refilled at
+//! `per_minute`, answering 429 `rate_limited` with `Retry-After` once spent. The table of
+//! buckets is bounded: when it is full, buckets that have refilled completely (clients gone
+//! quiet) are dropped; if none have, the oldest are.
 
 use super::Protection;
 use crate::problem::ApiError;
@@ -12,7 +14,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,8 +55,10 @@ impl RateLimit {
         }
     }
 
-    /// Takes one request from `client`'s bucket, or says how long until one is available.
+    /// Takes one request from `client`'s bucket (its [`bucket_key`]), or says how long until
+    /// one is available.
     pub(crate) fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+        let client = bucket_key(client);
         let rate = f64::from(self.per_minute) / 60.0;
         let burst = f64::from(self.burst);
         let mut buckets = self
@@ -80,6 +84,17 @@ impl RateLimit {
     }
 }
 
+/// The bucket a client counts against: its IPv4 address, or the /64 network of its IPv6
+/// address. One host is commonly handed a whole /64 (SLAAC, privacy addresses) and can pick
+/// a fresh address in it for every request; a bucket per address would limit nobody. An
+/// IPv4-mapped IPv6 address (a dual-stack listener) is its IPv4 address.
+fn bucket_key(client: IpAddr) -> IpAddr {
+    match client.to_canonical() {
+        IpAddr::V6(address) => IpAddr::V6(Ipv6Addr::from(u128::from(address) & (u128::MAX << 64))),
+        IpAddr::V4(address) => IpAddr::V4(address),
+    }
+}
+
 fn evict(buckets: &mut HashMap<IpAddr, Bucket>, now: Instant, rate: f64, burst: f64) {
     buckets.retain(|_, bucket| {
         bucket.tokens + now.saturating_duration_since(bucket.updated).as_secs_f64() * rate < burst
@@ -92,7 +107,8 @@ fn evict(buckets: &mut HashMap<IpAddr, Bucket>, now: Instant, rate: f64, burst: 
     }
 }
 
-/// The middleware: only `/auth/*` is limited.
+/// The middleware, wrapped around the `/auth` scope (so after routing: every request that
+/// reaches a sign-in handler passes here, however its path was spelt).
 pub(crate) async fn rate_limit(
     state: web::Data<AppState>,
     request: ServiceRequest,
@@ -102,7 +118,6 @@ pub(crate) async fn rate_limit(
     let limited = protection
         .auth_rate_limit
         .as_ref()
-        .filter(|_| request.path().starts_with("/auth/"))
         .zip(protection.trusted_proxies.rate_limited_client(&request))
         .and_then(|(limit, client)| limit.check(client, Instant::now()).err());
     if let Some(retry_after) = limited {
@@ -152,6 +167,46 @@ mod tests {
         assert!(limit.check("198.51.100.1".parse().unwrap(), now).is_ok());
         assert!(limit.check("198.51.100.1".parse().unwrap(), now).is_err());
         assert!(limit.check("198.51.100.2".parse().unwrap(), now).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_limited_by_its_slash_64_not_by_each_address() {
+        let limit = RateLimit::new(60, 2);
+        let now = Instant::now();
+        assert!(limit.check("2001:db8:1:2::1".parse().unwrap(), now).is_ok());
+        assert!(
+            limit
+                .check("2001:db8:1:2:ffff:ffff:ffff:fffe".parse().unwrap(), now)
+                .is_ok()
+        );
+        assert!(
+            limit
+                .check("2001:db8:1:2::3".parse().unwrap(), now)
+                .is_err(),
+            "a third address in the same /64 shares the spent bucket"
+        );
+        assert!(
+            limit.check("2001:db8:1:3::1".parse().unwrap(), now).is_ok(),
+            "the next /64 is another client"
+        );
+    }
+
+    #[test]
+    fn an_ipv4_mapped_client_shares_the_bucket_of_its_ipv4_address() {
+        let limit = RateLimit::new(60, 1);
+        let now = Instant::now();
+        assert!(limit.check("198.51.100.1".parse().unwrap(), now).is_ok());
+        assert!(
+            limit
+                .check("::ffff:198.51.100.1".parse().unwrap(), now)
+                .is_err()
+        );
+        assert!(
+            limit
+                .check("::ffff:198.51.100.2".parse().unwrap(), now)
+                .is_ok(),
+            "and mapped addresses are not lumped into one /64"
+        );
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub(crate) async fn callback(
             "The callback carries neither `code` nor `error`.".into(),
         )),
     };
-    crate::metrics::record_sign_in_result(state, provider, &outcome);
+    state.metrics.count_sign_in_result(provider, &outcome);
     let mut response = match (outcome, cookie.redirect_uri()) {
         (Ok(signed_in), None) => {
             no_store(&mut HttpResponse::Ok()).json(TokenResponse::from(signed_in))

@@ -131,7 +131,7 @@ async fn native_sign_in(
         .with_native_credential(identity_provider, &credential)
         .await
         .map_err(ApiError::from);
-    crate::metrics::record_sign_in_result(state, provider, &signed_in);
+    state.metrics.count_sign_in_result(provider, &signed_in);
     let signed_in = signed_in?;
     Ok(no_store(&mut HttpResponse::Ok()).json(TokenResponse::from(signed_in)))
 }
