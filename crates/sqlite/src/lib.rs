@@ -8,6 +8,7 @@
 //! never waits for a writer). Infrastructure failures reach the domain only as its own
 //! [`RepositoryError`](zeropass_domain::RepositoryError) variants.
 
+mod codes;
 mod errors;
 mod location;
 mod migrations;
@@ -22,8 +23,11 @@ pub use pool::{
     DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, OpenError,
     PoolOptions,
 };
+pub use codes::SqliteSignInCodes;
 pub use repository::SqliteUserRepository;
 
+#[cfg(test)]
+mod codes_tests;
 #[cfg(test)]
 mod hot_path_tests;
 #[cfg(test)]
