@@ -546,3 +546,42 @@ async fn token_requests_count_against_the_sign_in_rate_limit() {
     }
     assert_problem(post().await.unwrap(), 429, "rate_limited").await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_token_endpoint_and_the_code_parameters() {
+    let server = TestServer::start();
+    let document: Value = client()
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = &document["paths"]["/auth/token"]["post"];
+    for media_type in ["application/json", "application/x-www-form-urlencoded"] {
+        assert!(
+            token["requestBody"]["content"][media_type].is_object(),
+            "{media_type} body undocumented: {token}"
+        );
+    }
+    for status in ["200", "400", "403", "413", "415", "429", "503"] {
+        assert!(
+            token["responses"][status].is_object(),
+            "{status} undocumented: {token}"
+        );
+    }
+    for provider in ["google", "facebook"] {
+        let parameters: Vec<&str> = document["paths"][format!("/auth/{provider}/start")]["get"]
+            ["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|parameter| parameter["in"] == "query")
+            .map(|parameter| parameter["name"].as_str().unwrap())
+            .collect();
+        for name in ["redirect_uri", "code_challenge", "code_challenge_method"] {
+            assert!(parameters.contains(&name), "{provider}: {parameters:?}");
+        }
+    }
+}
