@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use zeropass_domain::{
-    AccessTokenClaims, AccessTokens, Clock, CodeChallenge, CodeGrant, IssueTokenError,
-    IssuedToken, OneTimeCode, Provider, TokenRejection, User, UserId,
+    AccessTokenClaims, AccessTokens, Clock, CodeChallenge, CodeGrant, IssueTokenError, IssuedToken,
+    OneTimeCode, Provider, TokenRejection, User, UserId,
 };
 use zeropass_fake_providers::{FakeFacebook, FakeFacebookUser, FakeGoogle, FakeGoogleUser};
 use zeropass_sqlite::SqliteSignInCodes;
@@ -320,7 +320,12 @@ async fn every_malformed_code_challenge_at_start_is_400_invalid_request() {
 async fn without_code_challenge_the_token_still_arrives_in_the_fragment() {
     let fakes = fakes();
     let server = server_for(&fakes);
-    let callback = browser_flow(&server, "google", &format!("?redirect_uri={}", encoded(APP))).await;
+    let callback = browser_flow(
+        &server,
+        "google",
+        &format!("?redirect_uri={}", encoded(APP)),
+    )
+    .await;
     assert_eq!(callback.status(), 303);
     let location = callback.headers()["location"].to_str().unwrap();
     assert!(
@@ -335,7 +340,10 @@ async fn a_replayed_code_is_invalid_grant() {
     let server = server_for(&fakes);
     let pkce = Pkce::new("replay");
     let code = code_from(&server, "google", APP, &pkce).await;
-    assert_eq!(redeem_json(&server, &code, &pkce.verifier).await.status(), 200);
+    assert_eq!(
+        redeem_json(&server, &code, &pkce.verifier).await.status(),
+        200
+    );
     assert_problem(
         redeem_json(&server, &code, &pkce.verifier).await,
         400,
@@ -351,7 +359,12 @@ async fn a_wrong_verifier_is_invalid_grant_and_burns_the_code() {
     let pkce = Pkce::new("right");
     for wrong in [Pkce::new("wrong").verifier, "short".to_owned()] {
         let code = code_from(&server, "facebook", APP, &pkce).await;
-        assert_problem(redeem_form(&server, &code, &wrong).await, 400, "invalid_grant").await;
+        assert_problem(
+            redeem_form(&server, &code, &wrong).await,
+            400,
+            "invalid_grant",
+        )
+        .await;
         assert_problem(
             redeem_form(&server, &code, &pkce.verifier).await,
             400,
@@ -392,7 +405,9 @@ impl AccessTokens for NoTokens {
     }
 
     fn verify(&self, _token: &str) -> Result<AccessTokenClaims, TokenRejection> {
-        Err(TokenRejection::Invalid("this side only issues codes".into()))
+        Err(TokenRejection::Invalid(
+            "this side only issues codes".into(),
+        ))
     }
 }
 
@@ -446,7 +461,9 @@ async fn a_code_issued_by_another_instance_is_redeemed_here_until_it_expires() {
 async fn of_concurrent_redemptions_of_one_code_exactly_one_succeeds() {
     let fakes = fakes();
     let server = server_for(&fakes);
-    let user = server.create_user("race@example.com", Provider::Google).await;
+    let user = server
+        .create_user("race@example.com", Provider::Google)
+        .await;
     let pkce = Pkce::new("race");
     for round in 0..5 {
         let code = code_issued_at(&server, &user, &pkce, Utc::now().timestamp()).await;
@@ -463,7 +480,9 @@ async fn of_concurrent_redemptions_of_one_code_exactly_one_succeeds() {
             "round {round}: {statuses:?}"
         );
         assert!(
-            statuses.iter().all(|&status| status == 200 || status == 400),
+            statuses
+                .iter()
+                .all(|&status| status == 200 || status == 400),
             "round {round}: {statuses:?}"
         );
     }
@@ -494,13 +513,9 @@ async fn token_requests_of_the_wrong_shape_are_400_invalid_request_or_415() {
     let fakes = fakes();
     let server = server_for(&fakes);
     let pkce = Pkce::new("shape");
-    let post = |body: Value| {
-        client()
-            .post(server.url("/auth/token"))
-            .json(&body)
-            .send()
-    };
-    let wrong_grant = post(json!({"grant_type": "refresh_token", "code": "c", "code_verifier": pkce.verifier}));
+    let post = |body: Value| client().post(server.url("/auth/token")).json(&body).send();
+    let wrong_grant =
+        post(json!({"grant_type": "refresh_token", "code": "c", "code_verifier": pkce.verifier}));
     assert_problem(wrong_grant.await.unwrap(), 400, "invalid_request").await;
     let no_verifier = post(json!({"grant_type": "authorization_code", "code": "c"}));
     assert_problem(no_verifier.await.unwrap(), 400, "invalid_request").await;
@@ -572,14 +587,14 @@ async fn the_openapi_document_describes_the_token_endpoint_and_the_code_paramete
         );
     }
     for provider in ["google", "facebook"] {
-        let parameters: Vec<&str> = document["paths"][format!("/auth/{provider}/start")]["get"]
-            ["parameters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|parameter| parameter["in"] == "query")
-            .map(|parameter| parameter["name"].as_str().unwrap())
-            .collect();
+        let parameters: Vec<&str> =
+            document["paths"][format!("/auth/{provider}/start")]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|parameter| parameter["in"] == "query")
+                .map(|parameter| parameter["name"].as_str().unwrap())
+                .collect();
         for name in ["redirect_uri", "code_challenge", "code_challenge_method"] {
             assert!(parameters.contains(&name), "{provider}: {parameters:?}");
         }

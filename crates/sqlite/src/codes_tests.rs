@@ -71,11 +71,7 @@ async fn a_stored_code_is_taken_exactly_once() {
     let code = code_for(&ada, "the-code", NOW + 60);
     database.codes.store(&code).await.unwrap();
     assert_eq!(
-        database
-            .codes
-            .take(&CodeHash::of("another"))
-            .await
-            .unwrap(),
+        database.codes.take(&CodeHash::of("another")).await.unwrap(),
         None
     );
     assert_eq!(

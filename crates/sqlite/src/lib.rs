@@ -18,12 +18,12 @@ mod repository;
 mod rows;
 mod schema;
 
+pub use codes::SqliteSignInCodes;
 pub use location::{DatabaseLocation, InvalidDatabaseUrl};
 pub use pool::{
     DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, OpenError,
     PoolOptions,
 };
-pub use codes::SqliteSignInCodes;
 pub use repository::SqliteUserRepository;
 
 #[cfg(test)]

@@ -71,10 +71,7 @@ impl CodeChallenge {
         let bytes = URL_SAFE_NO_PAD
             .decode(raw)
             .map_err(|_| InvalidCodeChallenge)?;
-        bytes
-            .try_into()
-            .map(Self)
-            .map_err(|_| InvalidCodeChallenge)
+        bytes.try_into().map(Self).map_err(|_| InvalidCodeChallenge)
     }
 
     /// A challenge read back from storage.
@@ -185,7 +182,11 @@ mod tests {
 
     #[test]
     fn a_verifier_outside_rfc_7636_syntax_is_refused_even_if_its_hash_matches() {
-        for verifier in ["short", &"a".repeat(129), "has space has space has space has space has"] {
+        for verifier in [
+            "short",
+            &"a".repeat(129),
+            "has space has space has space has space has",
+        ] {
             let challenge = CodeChallenge::from_bytes(Sha256::digest(verifier.as_bytes()).into());
             assert!(!challenge.is_met_by(verifier), "{verifier:?}");
         }

@@ -155,11 +155,13 @@ impl CodeGrant {
     /// [`RedeemCodeError::AccountDisabled`] for a disabled user; store and token failures.
     #[tracing::instrument(name = "codes.redeem", skip_all)]
     pub async fn redeem(&self, code: &str, verifier: &str) -> Result<SignedIn, RedeemCodeError> {
-        let stored = self
-            .codes
-            .take(&CodeHash::of(code))
-            .await?
-            .ok_or(RedeemCodeError::InvalidGrant("unknown or already used code"))?;
+        let stored =
+            self.codes
+                .take(&CodeHash::of(code))
+                .await?
+                .ok_or(RedeemCodeError::InvalidGrant(
+                    "unknown or already used code",
+                ))?;
         if self.clock.now().timestamp() >= stored.expires_at {
             return Err(RedeemCodeError::InvalidGrant("expired code"));
         }
@@ -168,11 +170,13 @@ impl CodeGrant {
                 "the code_verifier does not meet the code_challenge",
             ));
         }
-        let user = self
-            .users
-            .find_by_id(stored.user_id)
-            .await?
-            .ok_or(RedeemCodeError::InvalidGrant("the code's user no longer exists"))?;
+        let user =
+            self.users
+                .find_by_id(stored.user_id)
+                .await?
+                .ok_or(RedeemCodeError::InvalidGrant(
+                    "the code's user no longer exists",
+                ))?;
         if !user.is_active {
             tracing::info!(user_id = %user.id, "code refused: account disabled");
             return Err(RedeemCodeError::AccountDisabled);
@@ -225,16 +229,14 @@ mod tests {
     fn store_holding(code: &str) -> MockSignInCodes {
         let mut codes = MockSignInCodes::new();
         let held = Mutex::new(Some(stored(code)));
-        codes
-            .expect_take()
-            .returning(move |hash| {
-                let mut held = held.lock().unwrap();
-                if held.as_ref().is_some_and(|stored| stored.hash == *hash) {
-                    Ok(held.take())
-                } else {
-                    Ok(None)
-                }
-            });
+        codes.expect_take().returning(move |hash| {
+            let mut held = held.lock().unwrap();
+            if held.as_ref().is_some_and(|stored| stored.hash == *hash) {
+                Ok(held.take())
+            } else {
+                Ok(None)
+            }
+        });
         codes
     }
 
@@ -374,7 +376,10 @@ mod tests {
         );
         assert!(grant.redeem("the-code", VERIFIER).await.is_ok());
         let error = refusal(grant.redeem("the-code", VERIFIER).await);
-        assert!(matches!(error, RedeemCodeError::InvalidGrant(_)), "{error:?}");
+        assert!(
+            matches!(error, RedeemCodeError::InvalidGrant(_)),
+            "{error:?}"
+        );
     }
 
     #[tokio::test]
@@ -386,7 +391,10 @@ mod tests {
             ISSUED_AT,
         );
         let error = refusal(grant.redeem("another-code", VERIFIER).await);
-        assert!(matches!(error, RedeemCodeError::InvalidGrant(_)), "{error:?}");
+        assert!(
+            matches!(error, RedeemCodeError::InvalidGrant(_)),
+            "{error:?}"
+        );
     }
 
     #[tokio::test]
@@ -414,7 +422,10 @@ mod tests {
         );
         let wrong = "A".repeat(43);
         let error = refusal(grant.redeem("the-code", &wrong).await);
-        assert!(matches!(error, RedeemCodeError::InvalidGrant(_)), "{error:?}");
+        assert!(
+            matches!(error, RedeemCodeError::InvalidGrant(_)),
+            "{error:?}"
+        );
         let error = refusal(grant.redeem("the-code", VERIFIER).await);
         assert!(
             matches!(
@@ -438,7 +449,10 @@ mod tests {
             ISSUED_AT,
         );
         let error = refusal(grant.redeem("the-code", VERIFIER).await);
-        assert!(matches!(error, RedeemCodeError::AccountDisabled), "{error:?}");
+        assert!(
+            matches!(error, RedeemCodeError::AccountDisabled),
+            "{error:?}"
+        );
     }
 
     #[tokio::test]
@@ -450,7 +464,10 @@ mod tests {
             ISSUED_AT,
         );
         let error = refusal(grant.redeem("the-code", VERIFIER).await);
-        assert!(matches!(error, RedeemCodeError::InvalidGrant(_)), "{error:?}");
+        assert!(
+            matches!(error, RedeemCodeError::InvalidGrant(_)),
+            "{error:?}"
+        );
     }
 
     #[tokio::test]

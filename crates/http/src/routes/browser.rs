@@ -72,13 +72,13 @@ fn client_challenge(
         (Some(_), Some(method)) if method != "S256" => {
             invalid("The only supported `code_challenge_method` is `S256`.")
         }
-        (Some(challenge), Some(_)) => CodeChallenge::parse_s256(challenge)
-            .map(Some)
-            .or_else(|_| {
+        (Some(challenge), Some(_)) => {
+            CodeChallenge::parse_s256(challenge).map(Some).or_else(|_| {
                 invalid(
                     "`code_challenge` must be BASE64URL(SHA-256(code_verifier)): 43 characters.",
                 )
-            }),
+            })
+        }
     }
 }
 
