@@ -1,17 +1,20 @@
 //! The domain of zeropass: who a user is, what a verified identity is, the ports that adapters
-//! implement (user storage, identity providers, access tokens) and the two use cases every
-//! door of the server goes through (signing in, and acting as the current user).
+//! implement (user storage, identity providers, access tokens, one-time sign-in codes, the
+//! clock) and the use cases every door of the server goes through (signing in, acting as the
+//! current user, and exchanging a one-time code for a token).
 //!
 //! This crate performs no I/O and depends on no framework: adapters depend on it, never the
 //! other way round. Other Rust services may depend on it for the types; testers can switch on
 //! the `mocks` feature to get a `mockall` mock of every port (`MockUserRepository`,
-//! `MockIdentityProvider`, `MockAccessTokens`).
+//! `MockIdentityProvider`, `MockAccessTokens`, `MockSignInCodes`, `MockClock`).
 
+pub mod clock;
 pub mod error;
 pub mod ports;
 pub mod use_cases;
 pub mod user;
 
+pub use clock::{Clock, SystemClock};
 pub use error::BoxError;
 pub use ports::access_tokens::{
     AccessTokenClaims, AccessTokens, IssueTokenError, IssuedToken, TokenRejection,
@@ -19,7 +22,13 @@ pub use ports::access_tokens::{
 pub use ports::identity_provider::{
     AuthorizationFlow, IdentityError, IdentityProvider, NativeCredential,
 };
+pub use ports::sign_in_codes::{
+    CodeChallenge, CodeHash, InvalidCodeChallenge, SignInCodes, StoredSignInCode,
+};
 pub use ports::user_repository::{RepositoryError, ResolveUserError, UserRepository};
+pub use use_cases::code_grant::{
+    CODE_LIFETIME_SECONDS, CodeGrant, IssueCodeError, OneTimeCode, RedeemCodeError,
+};
 pub use use_cases::current_user::{AuthenticationError, CurrentUser};
 pub use use_cases::sign_in::{SignIn, SignInError, SignedIn};
 pub use user::{
@@ -28,9 +37,13 @@ pub use user::{
 };
 
 #[cfg(any(test, feature = "mocks"))]
+pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
 pub use ports::access_tokens::MockAccessTokens;
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::identity_provider::MockIdentityProvider;
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::sign_in_codes::MockSignInCodes;
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::user_repository::MockUserRepository;
 

@@ -7,7 +7,7 @@ use crate::bare_errors::{
 };
 use crate::metrics::{self, Metrics, metrics_middleware};
 use crate::middleware;
-use crate::routes::{docs, health, sign_in, users};
+use crate::routes::{docs, health, sign_in, token, users};
 use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -90,7 +90,8 @@ fn routes(config: &mut web::ServiceConfig, serves_metrics: bool) {
                 .service(web::resource("/google/token").post(sign_in::google_token))
                 .service(web::resource("/facebook/start").get(sign_in::facebook_start))
                 .service(web::resource("/facebook/callback").get(sign_in::facebook_callback))
-                .service(web::resource("/facebook/token").post(sign_in::facebook_token)),
+                .service(web::resource("/facebook/token").post(sign_in::facebook_token))
+                .service(web::resource("/token").post(token::code_token)),
         )
         .configure(docs::configure);
 }

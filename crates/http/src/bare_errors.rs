@@ -7,7 +7,7 @@
 use crate::problem::{ApiError, PROBLEM_JSON};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::ServiceResponse;
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -58,6 +58,19 @@ fn json_error(error: &JsonPayloadError) -> ApiError {
         JsonPayloadError::Deserialize(error) => {
             ApiError::InvalidRequest(describe_json_error(error))
         }
+        _ => ApiError::InvalidRequest("The request body could not be read.".into()),
+    }
+}
+
+/// A form-encoded body's failure, described as [`json_error`] describes a JSON one.
+pub(crate) fn form_error(error: &UrlencodedError) -> ApiError {
+    match error {
+        UrlencodedError::Overflow { .. } => ApiError::PayloadTooLarge,
+        UrlencodedError::ContentType => ApiError::UnsupportedMediaType,
+        UrlencodedError::Parse(error) => ApiError::InvalidRequest(format!(
+            "The form-encoded body does not match the expected shape: {}.",
+            field_level_message(&error.to_string())
+        )),
         _ => ApiError::InvalidRequest("The request body could not be read.".into()),
     }
 }

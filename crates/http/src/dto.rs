@@ -3,7 +3,7 @@
 
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use zeropass_domain::{NativeCredential, SignedIn, User};
 
@@ -122,6 +122,67 @@ impl From<FacebookTokenRequest> for NativeCredential {
             token: request.access_token,
             nonce: None,
         }
+    }
+}
+
+/// Query of `GET /auth/{provider}/start`.
+#[derive(Debug, Deserialize, IntoParams)]
+// The handlers take the query as a `Result`, so utoipa cannot infer where these parameters
+// live: without this they are documented as required *path* parameters.
+#[into_params(parameter_in = Query)]
+pub struct StartQuery {
+    /// Where to send the result after the callback; must be one of `ALLOWED_REDIRECT_URIS`
+    /// exactly. Without `code_challenge` the token arrives in its fragment; without
+    /// `redirect_uri` at all the callback answers the token as JSON.
+    pub redirect_uri: Option<String>,
+    /// The app's PKCE challenge, BASE64URL(SHA-256(code_verifier)) (RFC 7636): the callback
+    /// then sends a one-time code to `redirect_uri` (`?code=`) instead of a token, redeemed at
+    /// `POST /auth/token` with the verifier. Requires `redirect_uri` and
+    /// `code_challenge_method=S256`.
+    #[param(min_length = 43, max_length = 43, pattern = "^[A-Za-z0-9_-]{43}$")]
+    pub code_challenge: Option<String>,
+    /// Must be `S256` when `code_challenge` is given.
+    #[param(pattern = "^S256$")]
+    pub code_challenge_method: Option<String>,
+}
+
+/// Query of `GET /auth/{provider}/callback`, as sent by the provider.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The state minted at `start`; must match the flow cookie.
+    pub state: Option<String>,
+    /// The provider's error (e.g. `access_denied`) when the person did not sign in.
+    pub error: Option<String>,
+    /// The provider's description of `error`; never reflected.
+    #[allow(
+        dead_code,
+        reason = "documented for clients, deliberately never read or reflected"
+    )]
+    pub error_description: Option<String>,
+}
+
+/// `POST /auth/token`: a one-time code from the browser flow and the app's PKCE verifier, as
+/// JSON or form-encoded. Other fields that OAuth client libraries send (`client_id`,
+/// `redirect_uri`) are accepted and ignored.
+#[derive(Deserialize, ToSchema)]
+pub struct CodeTokenRequest {
+    /// Always `authorization_code`.
+    #[schema(example = "authorization_code")]
+    pub grant_type: String,
+    /// The one-time code the callback sent to the app's `redirect_uri`.
+    pub code: String,
+    /// The PKCE code verifier whose S256 challenge the app sent to `start` (RFC 7636: 43 to
+    /// 128 characters of `A-Z a-z 0-9 - . _ ~`).
+    pub code_verifier: String,
+}
+
+/// Redacted: it carries a code and its verifier.
+impl std::fmt::Debug for CodeTokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeTokenRequest { .. }")
     }
 }
 

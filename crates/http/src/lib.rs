@@ -10,6 +10,7 @@ mod bearer;
 mod dto;
 mod flow;
 mod instrumented;
+mod json_or_form;
 mod metrics;
 mod middleware;
 mod openapi;

@@ -1,12 +1,12 @@
 //! The OpenAPI document, assembled from the `#[utoipa::path]` annotations beside each handler.
 
 use crate::dto::{
-    FacebookTokenRequest, GoogleTokenRequest, HealthReport, ProviderName, TokenResponse,
-    UserResponse,
+    CodeTokenRequest, FacebookTokenRequest, GoogleTokenRequest, HealthReport, ProviderName,
+    TokenResponse, UserResponse,
 };
 use crate::metrics;
 use crate::problem::Problem;
-use crate::routes::{docs, health, sign_in, users};
+use crate::routes::{docs, health, sign_in, token, users};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -27,12 +27,13 @@ use utoipa::{Modify, OpenApi};
         sign_in::facebook_start,
         sign_in::facebook_callback,
         sign_in::facebook_token,
+        token::code_token,
         users::get_me,
         users::delete_me,
         docs::openapi_json,
         docs::docs_page,
     ),
-    components(schemas(Problem, UserResponse, TokenResponse, GoogleTokenRequest, FacebookTokenRequest, HealthReport, ProviderName)),
+    components(schemas(Problem, UserResponse, TokenResponse, GoogleTokenRequest, FacebookTokenRequest, CodeTokenRequest, HealthReport, ProviderName)),
     modifiers(&BearerSecurity),
     tags(
         (name = "sign-in", description = "Sign in with an identity provider: browser redirect flow or native app credential."),

@@ -7,7 +7,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 use zeropass_domain::{
-    AuthenticationError, BoxError, IdentityError, Provider, RepositoryError, SignInError,
+    AuthenticationError, BoxError, IdentityError, IssueCodeError, Provider, RedeemCodeError,
+    RepositoryError, SignInError,
 };
 
 /// Media type of every error body.
@@ -70,6 +71,10 @@ pub enum ApiError {
     /// 401 `invalid_grant`: the provider refused the authorization code.
     #[error("authorization code refused: {0}")]
     InvalidGrant(String),
+    /// 400 `invalid_grant` at `POST /auth/token` (RFC 6749 §5.2): the one-time code is
+    /// unknown, used or expired, or the verifier does not meet its challenge.
+    #[error("one-time code refused: {0}")]
+    CodeRefused(&'static str),
     /// 401 `email_not_verified`: the provider does not vouch for the email.
     #[error("email not verified")]
     EmailNotVerified,
@@ -127,7 +132,7 @@ impl ApiError {
             Self::InvalidToken(_) => "invalid_token",
             Self::InvalidIdToken(_) => "invalid_id_token",
             Self::InvalidAccessToken(_) => "invalid_access_token",
-            Self::InvalidGrant(_) => "invalid_grant",
+            Self::InvalidGrant(_) | Self::CodeRefused(_) => "invalid_grant",
             Self::EmailNotVerified => "email_not_verified",
             Self::AccountDisabled => "account_disabled",
             Self::CorsOriginNotAllowed => "cors_origin_not_allowed",
@@ -156,6 +161,7 @@ impl ApiError {
             Self::InvalidIdToken(_) => "Invalid id_token",
             Self::InvalidAccessToken(_) => "Invalid provider access token",
             Self::InvalidGrant(_) => "Authorization code refused",
+            Self::CodeRefused(_) => "Code refused",
             Self::EmailNotVerified => "Email not verified",
             Self::AccountDisabled => "Account disabled",
             Self::CorsOriginNotAllowed => "CORS origin not allowed",
@@ -186,6 +192,7 @@ impl ApiError {
             Self::InvalidIdToken(_) => "The id_token could not be verified.".into(),
             Self::InvalidAccessToken(_) => "The provider access token is invalid, expired, or was not issued to this app.".into(),
             Self::InvalidGrant(_) => "The identity provider refused the authorization code.".into(),
+            Self::CodeRefused(_) => "The code is unknown, used or expired, or the code_verifier does not match it. Sign in again.".into(),
             Self::EmailNotVerified => "The identity provider has not verified this account's email address.".into(),
             Self::AccountDisabled => "This account is disabled.".into(),
             Self::CorsOriginNotAllowed => "This origin is not allowed to call the API from a browser.".into(),
@@ -227,9 +234,10 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) | Self::InvalidState(_) | Self::RedirectUriNotAllowed => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidRequest(_)
+            | Self::InvalidState(_)
+            | Self::RedirectUriNotAllowed
+            | Self::CodeRefused(_) => StatusCode::BAD_REQUEST,
             Self::AccessDenied
             | Self::MissingToken
             | Self::InvalidToken(_)
@@ -328,6 +336,26 @@ impl From<SignInError> for ApiError {
     }
 }
 
+impl From<RedeemCodeError> for ApiError {
+    fn from(error: RedeemCodeError) -> Self {
+        match error {
+            RedeemCodeError::InvalidGrant(reason) => Self::CodeRefused(reason),
+            RedeemCodeError::AccountDisabled => Self::AccountDisabled,
+            RedeemCodeError::Repository(error) => error.into(),
+            RedeemCodeError::Token(error) => Self::Internal(Box::new(error)),
+        }
+    }
+}
+
+impl From<IssueCodeError> for ApiError {
+    fn from(error: IssueCodeError) -> Self {
+        match error {
+            IssueCodeError::NoRandomness(source) => Self::Internal(source),
+            IssueCodeError::Repository(error) => error.into(),
+        }
+    }
+}
+
 impl From<AuthenticationError> for ApiError {
     fn from(error: AuthenticationError) -> Self {
         match error {
@@ -412,7 +440,22 @@ mod tests {
 
     #[test]
     fn domain_errors_map_to_the_contract_statuses() {
-        let cases: [(ApiError, u16, &str); 8] = [
+        let cases: [(ApiError, u16, &str); 11] = [
+            (
+                RedeemCodeError::InvalidGrant("expired code").into(),
+                400,
+                "invalid_grant",
+            ),
+            (
+                RedeemCodeError::AccountDisabled.into(),
+                403,
+                "account_disabled",
+            ),
+            (
+                IssueCodeError::Repository(RepositoryError::Unavailable("locked".into())).into(),
+                503,
+                "database_unavailable",
+            ),
             (
                 SignInError::IdentityConflict.into(),
                 409,

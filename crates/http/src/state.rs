@@ -9,7 +9,7 @@ use crate::problem::ApiError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use zeropass_domain::{
-    AccessTokens, CurrentUser, IdentityProvider, Provider, SignIn, UserRepository,
+    AccessTokens, CodeGrant, CurrentUser, IdentityProvider, Provider, SignIn, UserRepository,
 };
 
 /// Shared state of the HTTP layer.
@@ -20,6 +20,7 @@ pub struct AppState {
     pub(crate) users: Arc<dyn UserRepository>,
     pub(crate) providers: IdentityProviders,
     pub(crate) browser: BrowserFlow,
+    pub(crate) code_grant: Option<CodeGrant>,
     pub(crate) protection: Protection,
     pub(crate) metrics: Metrics,
     /// Whether [`app`](crate::app) serves `/metrics` itself.
@@ -61,6 +62,7 @@ impl AppState {
                     .collect(),
             ),
             browser: BrowserFlow::local(),
+            code_grant: None,
             protection: Protection::default(),
             metrics,
             serves_metrics: true,
@@ -100,6 +102,22 @@ impl AppState {
     pub fn with_protection(mut self, protection: Protection) -> Self {
         self.protection = protection;
         self
+    }
+
+    /// The one-time codes of apps that sign in with a PKCE `code_challenge` (the browser flow
+    /// ends with `?code=`, redeemed at `POST /auth/token`). Without it those requests fail
+    /// with a 500: a wiring mistake, which the server never makes.
+    #[must_use]
+    pub fn with_code_grant(mut self, code_grant: CodeGrant) -> Self {
+        self.code_grant = Some(code_grant);
+        self
+    }
+
+    /// The one-time code use case.
+    pub(crate) fn code_grant(&self) -> Result<&CodeGrant, ApiError> {
+        self.code_grant
+            .as_ref()
+            .ok_or_else(|| ApiError::Internal("no one-time code store is wired".into()))
     }
 
     /// The browser flow's settings (public URL, cookie key, allowed client redirect URIs).

@@ -10,12 +10,12 @@ use actix_web::HttpServer;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
-use zeropass_domain::IdentityProvider;
+use zeropass_domain::{CodeGrant, IdentityProvider, SystemClock};
 use zeropass_facebook::FacebookIdentityProvider;
 use zeropass_google::GoogleIdentityProvider;
 use zeropass_http::{AppState, BrowserFlow, Metrics};
 use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
-use zeropass_sqlite::{DatabaseLocation, PoolOptions, SqliteUserRepository};
+use zeropass_sqlite::{DatabaseLocation, PoolOptions, SqliteSignInCodes, SqliteUserRepository};
 
 /// The flow cookie's key is derived from `JWT_SECRET` under this label, so every instance
 /// sharing the secret can open the cookies the others sealed.
@@ -54,8 +54,15 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
         ttl: Duration::from_secs(config.jwt_ttl_seconds),
     }));
     let pool = Arc::clone(&users);
+    let code_grant = CodeGrant::new(
+        Arc::new(SqliteSignInCodes::new(&users)),
+        users.clone(),
+        tokens.clone(),
+        Arc::new(SystemClock),
+    );
     let mut state = AppState::new(users, tokens, providers)
         .with_browser_flow(browser)
+        .with_code_grant(code_grant)
         .with_protection(config.protection)
         .with_pool_gauge(move || pool.pool_state());
     let metrics_listener = config

@@ -8,6 +8,7 @@
 //! never waits for a writer). Infrastructure failures reach the domain only as its own
 //! [`RepositoryError`](zeropass_domain::RepositoryError) variants.
 
+mod codes;
 mod errors;
 mod location;
 mod migrations;
@@ -17,6 +18,7 @@ mod repository;
 mod rows;
 mod schema;
 
+pub use codes::SqliteSignInCodes;
 pub use location::{DatabaseLocation, InvalidDatabaseUrl};
 pub use pool::{
     DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, OpenError,
@@ -24,6 +26,8 @@ pub use pool::{
 };
 pub use repository::SqliteUserRepository;
 
+#[cfg(test)]
+mod codes_tests;
 #[cfg(test)]
 mod hot_path_tests;
 #[cfg(test)]

@@ -114,7 +114,7 @@ impl SqliteUserRepository {
     }
 
     /// Runs `operation` with a pooled connection on the blocking pool, inside the caller's span.
-    async fn with_connection<T, E, F>(&self, operation: F) -> Result<T, E>
+    pub(crate) async fn with_connection<T, E, F>(&self, operation: F) -> Result<T, E>
     where
         F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,

@@ -18,3 +18,17 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    /// One-time sign-in codes waiting to be redeemed (see `codes`).
+    sign_in_codes (hash) {
+        /// SHA-256 of the code (32 bytes); the code itself is never stored.
+        hash -> Binary,
+        /// The user the code signs in: the 16 raw bytes of their id.
+        user_id -> Binary,
+        /// The client's PKCE S256 challenge, 32 raw bytes.
+        challenge -> Binary,
+        /// Unix seconds (UTC) from which the code is refused.
+        expires_at -> BigInt,
+    }
+}

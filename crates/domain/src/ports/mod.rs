@@ -3,4 +3,5 @@
 
 pub mod access_tokens;
 pub mod identity_provider;
+pub mod sign_in_codes;
 pub mod user_repository;

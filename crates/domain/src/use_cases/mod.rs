@@ -2,5 +2,6 @@
 //! these, so the rules — resolution order, inactive users refused, tokens checked against the
 //! store — live in one place.
 
+pub mod code_grant;
 pub mod current_user;
 pub mod sign_in;

@@ -76,14 +76,20 @@ impl SignIn {
     /// [`SignInError::Repository`], [`SignInError::Token`].
     #[tracing::instrument(name = "sign_in", skip_all, fields(provider = %identity.provider))]
     pub async fn with_identity(&self, identity: VerifiedIdentity) -> Result<SignedIn, SignInError> {
-        let user = self.users.resolve_or_create(&identity).await?;
+        let user = self.active_user(&identity).await?;
+        let token = self.tokens.issue(&user)?;
+        tracing::info!(user_id = %user.id, "signed in");
+        Ok(SignedIn { user, token })
+    }
+
+    /// The identity's user, resolved (or created) and refused when inactive.
+    async fn active_user(&self, identity: &VerifiedIdentity) -> Result<User, SignInError> {
+        let user = self.users.resolve_or_create(identity).await?;
         if !user.is_active {
             tracing::info!(user_id = %user.id, "sign-in refused: account disabled");
             return Err(SignInError::AccountDisabled);
         }
-        let token = self.tokens.issue(&user)?;
-        tracing::info!(user_id = %user.id, "signed in");
-        Ok(SignedIn { user, token })
+        Ok(user)
     }
 
     /// Signs in with a credential a native app obtained from the provider.
@@ -112,6 +118,25 @@ impl SignIn {
         let identity = provider.complete_authorization(code, flow).await?;
         self.with_identity(identity).await
     }
+
+    /// Completes a browser flow (whose `state` the caller checked) and returns the signed-in,
+    /// active user without issuing a token: for a flow that ends with a one-time code, the
+    /// token is issued when the code is redeemed.
+    ///
+    /// # Errors
+    /// As [`Self::with_authorization_code`], [`SignInError::Token`] excepted.
+    #[tracing::instrument(name = "sign_in", skip_all, fields(provider = %provider.provider()))]
+    pub async fn user_for_authorization_code(
+        &self,
+        provider: &dyn IdentityProvider,
+        code: &str,
+        flow: &AuthorizationFlow,
+    ) -> Result<User, SignInError> {
+        let identity = provider.complete_authorization(code, flow).await?;
+        let user = self.active_user(&identity).await?;
+        tracing::info!(user_id = %user.id, "signed in, token deferred to the code");
+        Ok(user)
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +146,7 @@ mod tests {
     use crate::ports::identity_provider::MockIdentityProvider;
     use crate::ports::user_repository::MockUserRepository;
     use crate::test_support::{active_user, identity};
+    use crate::user::Provider;
     use mockall::predicate::eq;
 
     fn issued() -> IssuedToken {
@@ -320,6 +346,57 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(signed_in.token, issued());
+    }
+
+    #[tokio::test]
+    async fn a_code_flow_sign_in_returns_the_active_user_and_issues_no_token() {
+        let mut provider = MockIdentityProvider::new();
+        provider.expect_provider().return_const(Provider::Google);
+        provider
+            .expect_complete_authorization()
+            .times(1)
+            .returning(|_, _| Ok(identity()));
+        let mut users = MockUserRepository::new();
+        users
+            .expect_resolve_or_create()
+            .returning(|_| Ok(active_user()));
+        let mut tokens = MockAccessTokens::new();
+        tokens.expect_issue().never();
+        let user = sign_in(users, tokens)
+            .user_for_authorization_code(&provider, "the-code", &flow())
+            .await
+            .unwrap();
+        assert_eq!(user, active_user());
+    }
+
+    #[tokio::test]
+    async fn a_code_flow_sign_in_of_an_inactive_user_is_refused() {
+        let mut provider = MockIdentityProvider::new();
+        provider.expect_provider().return_const(Provider::Google);
+        provider
+            .expect_complete_authorization()
+            .returning(|_, _| Ok(identity()));
+        let mut users = MockUserRepository::new();
+        users.expect_resolve_or_create().returning(|_| {
+            Ok(User {
+                is_active: false,
+                ..active_user()
+            })
+        });
+        let error = sign_in(users, MockAccessTokens::new())
+            .user_for_authorization_code(&provider, "the-code", &flow())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, SignInError::AccountDisabled), "{error:?}");
+    }
+
+    fn flow() -> AuthorizationFlow {
+        AuthorizationFlow {
+            state: "s".into(),
+            nonce: "n".into(),
+            pkce_verifier: "v".into(),
+            callback_url: "c".into(),
+        }
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use actix_web::HttpRequest;
 use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
 use serde::{Deserialize, Serialize};
-use zeropass_domain::{AuthorizationFlow, Provider};
+use zeropass_domain::{AuthorizationFlow, CodeChallenge, Provider};
 
 /// The cookie's name.
 const FLOW_COOKIE: &str = "zeropass_flow";
@@ -30,6 +30,10 @@ pub(crate) struct FlowCookie {
     redirect_uri: Option<String>,
     /// Unix seconds when the attempt started.
     issued_at: i64,
+    /// The client app's PKCE S256 challenge (base64url), when the flow ends with a one-time
+    /// code rather than a token. Absent from cookies sealed before it existed: `None`.
+    #[serde(default)]
+    code_challenge: Option<String>,
 }
 
 impl FlowCookie {
@@ -48,7 +52,14 @@ impl FlowCookie {
             callback_url: flow.callback_url.clone(),
             redirect_uri,
             issued_at: now,
+            code_challenge: None,
         }
+    }
+
+    /// Binds the flow to the client app's challenge: it will end with a one-time code.
+    pub(crate) fn with_code_challenge(mut self, challenge: Option<CodeChallenge>) -> Self {
+        self.code_challenge = challenge.map(|challenge| challenge.to_base64url());
+        self
     }
 
     /// The sealed `Set-Cookie`.
@@ -118,6 +129,15 @@ impl FlowCookie {
     pub(crate) fn redirect_uri(&self) -> Option<&str> {
         self.redirect_uri.as_deref()
     }
+
+    /// The client app's challenge, if the flow ends with a one-time code.
+    pub(crate) fn code_challenge(&self) -> Result<Option<CodeChallenge>, ApiError> {
+        self.code_challenge
+            .as_deref()
+            .map(CodeChallenge::parse_s256)
+            .transpose()
+            .map_err(|_| ApiError::InvalidState("flow cookie unreadable"))
+    }
 }
 
 fn base_cookie(value: String, secure: bool) -> actix_web::cookie::CookieBuilder<'static> {
@@ -163,6 +183,21 @@ mod tests {
         let opened = FlowCookie::open(&request_with(sealed), &key, Provider::Google, 1100).unwrap();
         assert_eq!(opened.flow(), flow());
         assert_eq!(opened.redirect_uri(), Some("app:/cb"));
+        assert_eq!(opened.code_challenge().unwrap(), None);
+    }
+
+    #[test]
+    fn a_client_challenge_travels_sealed_from_start_to_callback() {
+        let key = Key::generate();
+        let challenge =
+            CodeChallenge::parse_s256("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM").unwrap();
+        let sealed = FlowCookie::new(Provider::Google, &flow(), Some("app:/cb".into()), 1000)
+            .with_code_challenge(Some(challenge))
+            .seal(&key, true)
+            .unwrap();
+        assert!(!sealed.value().contains("E9Melhoa2Ow"), "not encrypted");
+        let opened = FlowCookie::open(&request_with(sealed), &key, Provider::Google, 1100).unwrap();
+        assert_eq!(opened.code_challenge().unwrap(), Some(challenge));
     }
 
     #[test]

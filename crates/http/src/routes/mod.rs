@@ -4,6 +4,7 @@ mod browser;
 pub mod docs;
 pub mod health;
 pub mod sign_in;
+pub mod token;
 pub mod users;
 
 use actix_web::HttpResponseBuilder;

@@ -6,42 +6,13 @@
 
 use super::browser;
 use super::no_store;
-use crate::dto::{FacebookTokenRequest, GoogleTokenRequest, TokenResponse};
+use crate::dto::{
+    CallbackQuery, FacebookTokenRequest, GoogleTokenRequest, StartQuery, TokenResponse,
+};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use utoipa::IntoParams;
 use zeropass_domain::{NativeCredential, Provider};
-
-/// Query of `GET /auth/{provider}/start`.
-#[derive(Debug, Deserialize, IntoParams)]
-// The handlers take the query as a `Result`, so utoipa cannot infer where these parameters
-// live: without this they are documented as required *path* parameters.
-#[into_params(parameter_in = Query)]
-pub struct StartQuery {
-    /// Where to deliver the token (as a URL fragment) after the callback; must be one of
-    /// `ALLOWED_REDIRECT_URIS` exactly. Without it the callback answers the token as JSON.
-    pub redirect_uri: Option<String>,
-}
-
-/// Query of `GET /auth/{provider}/callback`, as sent by the provider.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CallbackQuery {
-    /// The authorization code.
-    pub code: Option<String>,
-    /// The state minted at `start`; must match the flow cookie.
-    pub state: Option<String>,
-    /// The provider's error (e.g. `access_denied`) when the person did not sign in.
-    pub error: Option<String>,
-    /// The provider's description of `error`; never reflected.
-    #[allow(
-        dead_code,
-        reason = "documented for clients, deliberately never read or reflected"
-    )]
-    pub error_description: Option<String>,
-}
 
 /// Signs in with a Google id_token a native app obtained itself.
 #[utoipa::path(
@@ -144,7 +115,7 @@ async fn native_sign_in(
     params(StartQuery),
     responses(
         (status = 302, description = "Redirect to Google, with the flow cookie set."),
-        (status = 400, description = "`redirect_uri` is not allowed (`redirect_uri_not_allowed`).", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`redirect_uri` is not allowed (`redirect_uri_not_allowed`); `code_challenge` without `redirect_uri`, without `code_challenge_method=S256` or malformed, or the query is otherwise malformed (`invalid_request`).", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many sign-in requests from this client (`rate_limited`); retry after `Retry-After` seconds.",
             body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
@@ -167,7 +138,7 @@ pub async fn google_start(
     params(StartQuery),
     responses(
         (status = 302, description = "Redirect to the Facebook login dialog, with the flow cookie set."),
-        (status = 400, description = "`redirect_uri` is not allowed (`redirect_uri_not_allowed`).", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`redirect_uri` is not allowed (`redirect_uri_not_allowed`); `code_challenge` without `redirect_uri`, without `code_challenge_method=S256` or malformed, or the query is otherwise malformed (`invalid_request`).", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many sign-in requests from this client (`rate_limited`); retry after `Retry-After` seconds.",
             body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
@@ -189,7 +160,7 @@ pub async fn facebook_start(
     params(CallbackQuery),
     responses(
         (status = 200, description = "Signed in.", body = TokenResponse),
-        (status = 303, description = "Signed in (or refused): redirect to the flow's client `redirect_uri` with the result in the fragment."),
+        (status = 303, description = "Signed in (or refused): redirect to the flow's client `redirect_uri` — with a one-time code in its query (`?code=`, or `?error=<problem code>`) when `start` had a `code_challenge`, else with the token (or `error`) in the fragment."),
         (status = 400, description = "Missing, expired or mismatched flow cookie or state (`invalid_state`).", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The person declined, or the code or id_token was refused (`access_denied`, `invalid_grant`, `invalid_id_token`, `email_not_verified`).",
             body = Problem, content_type = "application/problem+json"),
@@ -218,7 +189,7 @@ pub async fn google_callback(
     params(CallbackQuery),
     responses(
         (status = 200, description = "Signed in.", body = TokenResponse),
-        (status = 303, description = "Signed in (or refused): redirect to the flow's client `redirect_uri` with the result in the fragment."),
+        (status = 303, description = "Signed in (or refused): redirect to the flow's client `redirect_uri` — with a one-time code in its query (`?code=`, or `?error=<problem code>`) when `start` had a `code_challenge`, else with the token (or `error`) in the fragment."),
         (status = 400, description = "Missing, expired or mismatched flow cookie or state (`invalid_state`).", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The person declined, or the code or token was refused (`access_denied`, `invalid_grant`, `invalid_access_token`).",
             body = Problem, content_type = "application/problem+json"),
