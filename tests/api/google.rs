@@ -460,12 +460,6 @@ async fn every_hostile_id_token_is_refused_and_writes_no_row() {
             "invalid_id_token",
         ),
         (
-            "nonce in the token but none posted",
-            with(&|c| c["nonce"] = json!("token-nonce")),
-            None,
-            "invalid_id_token",
-        ),
-        (
             "email_verified false",
             with(&|c| c["email_verified"] = json!(false)),
             None,
@@ -492,6 +486,39 @@ async fn every_hostile_id_token_is_refused_and_writes_no_row() {
         200,
         "the untampered token must pass"
     );
+}
+
+#[tokio::test]
+async fn an_app_that_posts_no_nonce_signs_in_whether_or_not_the_id_token_carries_one() {
+    let google = FakeGoogle::start();
+    let server = server_for(&google);
+    let sdk_nonce = google.id_token_for(
+        &user("sub-sdk", "sdk@example.com"),
+        FakeGoogle::CLIENT_ID,
+        Some("nonce-the-sdk-chose"),
+    );
+    let no_nonce = google.id_token_for(
+        &user("sub-sdk", "sdk@example.com"),
+        FakeGoogle::CLIENT_ID,
+        None,
+    );
+    for id_token in [&sdk_nonce, &no_nonce] {
+        assert_eq!(post_id_token(&server, id_token).await.status(), 200);
+    }
+    let posted = client()
+        .post(server.url("/auth/google/token"))
+        .json(&json!({"id_token": sdk_nonce, "nonce": "nonce-the-sdk-chose"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200, "a posted nonce equal to the claim");
+    let posted_null = client()
+        .post(server.url("/auth/google/token"))
+        .json(&json!({"id_token": sdk_nonce, "nonce": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted_null.status(), 200, "a null nonce counts as not posted");
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use crate::config::{
 use crate::http_client::{HttpClient, unavailable_because};
 use crate::metadata::{Discovery, ProviderInfo};
 use crate::oauth;
-use crate::verify::{self, Expectations};
+use crate::verify::{self, Expectations, NonceRule};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -145,7 +145,7 @@ impl GoogleIdentityProvider {
         info: &ProviderInfo,
         token: &str,
         audiences: &[String],
-        nonce: Option<&str>,
+        nonce: NonceRule<'_>,
     ) -> Result<VerifiedIdentity, IdentityError> {
         let unverified = verify::decode(token)?;
         let key = info
@@ -235,7 +235,7 @@ impl IdentityProvider for GoogleIdentityProvider {
                     &info,
                     &id_token,
                     &self.inner.web_audiences,
-                    Some(&flow.nonce),
+                    NonceRule::Exactly(&flow.nonce),
                 )
                 .await
             })
@@ -256,7 +256,7 @@ impl IdentityProvider for GoogleIdentityProvider {
                     &info,
                     &credential.token,
                     &self.inner.native_audiences,
-                    credential.nonce.as_deref(),
+                    NonceRule::posted(credential.nonce.as_deref()),
                 )
                 .await
             })
