@@ -518,7 +518,11 @@ async fn an_app_that_posts_no_nonce_signs_in_whether_or_not_the_id_token_carries
         .send()
         .await
         .unwrap();
-    assert_eq!(posted_null.status(), 200, "a null nonce counts as not posted");
+    assert_eq!(
+        posted_null.status(),
+        200,
+        "a null nonce counts as not posted"
+    );
 }
 
 #[tokio::test]

@@ -4,11 +4,11 @@
 //! answer could only be refused.
 
 use crate::graph::{Endpoint, Graph};
-use crate::http_client::unavailable_because;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::fmt;
 use zeropass_domain::{AuthorizationFlow, IdentityError};
+use zeropass_outbound_http::unavailable_because;
 
 /// The Graph error code of a refused code (used, expired, forged, or another redirect URI).
 const INVALID_PARAMETER: i64 = 100;

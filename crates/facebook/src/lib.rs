@@ -17,7 +17,6 @@ mod config;
 mod dialog;
 mod exchange;
 mod graph;
-mod http_client;
 mod inspect;
 mod profile;
 mod proof;

@@ -4,9 +4,8 @@
 //! [`TOTAL_TIMEOUT`](crate::TOTAL_TIMEOUT). Both doors end the same way: a user access token
 //! (from the exchange, or posted by a native app) is first checked, then read.
 
-use crate::config::{FacebookConfig, FacebookSetupError, Tuning, dialog, graph_base, is_loopback};
+use crate::config::{FacebookConfig, FacebookSetupError, Tuning, dialog, graph_base};
 use crate::graph::Graph;
-use crate::http_client::{HttpClient, unavailable_because};
 use crate::inspect::{self, AppCredentials};
 use crate::proof::appsecret_proof;
 use crate::{dialog as login_dialog, exchange, profile};
@@ -21,6 +20,7 @@ use zeropass_domain::{
     AuthorizationFlow, IdentityError, IdentityProvider, NativeCredential, Provider,
     VerifiedIdentity,
 };
+use zeropass_outbound_http::unavailable_because;
 
 /// Longest user access token looked at, in bytes (Facebook's are a few hundred).
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -81,8 +81,7 @@ impl FacebookIdentityProvider {
         }
         let base = graph_base(&config.graph_url)?;
         let dialog = dialog(&config.dialog_url)?;
-        // A proxy from the environment cannot reach this machine's loopback (tests, local fakes).
-        let http = HttpClient::new(&tuning, !is_loopback(&base))
+        let graph = Graph::new(base, &tuning)
             .map_err(|error| FacebookSetupError::HttpClient(Box::new(error)))?;
         let app_access_token =
             SecretString::from(format!("{app_id}|{}", config.app_secret.expose_secret()));
@@ -94,7 +93,7 @@ impl FacebookIdentityProvider {
                 app_access_token,
                 app_proof,
                 dialog,
-                graph: Graph::new(base, http),
+                graph,
                 deadline: tuning.total_timeout,
             }),
         })

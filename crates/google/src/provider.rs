@@ -3,9 +3,7 @@
 //! deadline per operation so that a sign-in never waits on Google for more than
 //! [`TOTAL_TIMEOUT`](crate::TOTAL_TIMEOUT).
 
-use crate::config::{
-    GoogleConfig, GoogleSetupError, Tuning, accepted_issuers, is_loopback, issuer_identifier,
-};
+use crate::config::{GoogleConfig, GoogleSetupError, Tuning, accepted_issuers, issuer_identifier};
 use crate::http_client::{HttpClient, unavailable_because};
 use crate::metadata::{Discovery, ProviderInfo};
 use crate::oauth;
@@ -75,8 +73,7 @@ impl GoogleIdentityProvider {
             return Err(GoogleSetupError::EmptyClientId);
         }
         let issuer = issuer_identifier(&config.issuer_url)?;
-        // A proxy from the environment cannot reach this machine's loopback (tests, local fakes).
-        let http = HttpClient::new(&tuning, !is_loopback(&config.issuer_url))
+        let http = HttpClient::new(&tuning, &config.issuer_url)
             .map_err(|error| GoogleSetupError::HttpClient(Box::new(error)))?;
         let mut native_audiences = vec![client_id.clone()];
         for extra in &config.extra_audiences {
@@ -98,7 +95,7 @@ impl GoogleIdentityProvider {
                 client_id,
                 client_secret: config.client_secret,
                 http,
-                deadline: tuning.total_timeout,
+                deadline: tuning.limits.total_timeout,
             }),
         })
     }

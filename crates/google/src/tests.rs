@@ -14,6 +14,7 @@ use zeropass_domain::{
     VerifiedIdentity,
 };
 use zeropass_fake_providers::{ClientAuth, Endpoint, Failure, FakeGoogle, FakeGoogleUser};
+use zeropass_outbound_http::Limits;
 
 const CLIENT_ID: &str = FakeGoogle::CLIENT_ID;
 const IOS_CLIENT_ID: &str = "ios-client.apps.googleusercontent.com";
@@ -47,8 +48,11 @@ fn google(fake: &FakeGoogle) -> GoogleIdentityProvider {
 /// A provider whose calls give up after one second.
 fn impatient_google(fake: &FakeGoogle) -> GoogleIdentityProvider {
     let tuning = Tuning {
-        connect_timeout: Duration::from_secs(1),
-        total_timeout: Duration::from_secs(1),
+        limits: Limits {
+            connect_timeout: Duration::from_secs(1),
+            total_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        },
         ..tuning()
     };
     GoogleIdentityProvider::with_tuning(
