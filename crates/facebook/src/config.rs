@@ -32,6 +32,10 @@ pub struct FacebookConfig {
     pub graph_url: Url,
     /// The login dialog (`FACEBOOK_DIALOG_URL`), e.g. [`FACEBOOK_DIALOG_URL`].
     pub dialog_url: Url,
+    /// Whether the browser flow uses PKCE (`FACEBOOK_PKCE`): the dialog gets the S256
+    /// challenge of the flow's verifier and the code exchange sends the verifier, so that a
+    /// code can only be redeemed in the flow that asked for it (RFC 9700 2.1.1).
+    pub pkce: bool,
 }
 
 /// Redacted: the secret never reaches a log.
@@ -42,6 +46,7 @@ impl fmt::Debug for FacebookConfig {
             .field("app_secret", &"[redacted]")
             .field("graph_url", &self.graph_url.as_str())
             .field("dialog_url", &self.dialog_url.as_str())
+            .field("pkce", &self.pkce)
             .finish()
     }
 }
@@ -183,6 +188,7 @@ mod tests {
             app_secret: SecretString::from("very-secret-value"),
             graph_url: url(FACEBOOK_GRAPH_URL),
             dialog_url: url(FACEBOOK_DIALOG_URL),
+            pkce: true,
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains(config.app_secret.expose_secret()));

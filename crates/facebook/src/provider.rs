@@ -8,7 +8,7 @@ use crate::config::{FacebookConfig, FacebookSetupError, Tuning, dialog, graph_ba
 use crate::graph::Graph;
 use crate::inspect::{self, AppCredentials};
 use crate::proof::appsecret_proof;
-use crate::{dialog as login_dialog, exchange, profile};
+use crate::{dialog as login_dialog, exchange, pkce, profile};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -41,6 +41,8 @@ struct Inner {
     app_proof: SecretString,
     dialog: Url,
     graph: Graph,
+    /// Whether the browser flow uses PKCE (`FACEBOOK_PKCE`).
+    pkce: bool,
     deadline: Duration,
 }
 
@@ -50,6 +52,7 @@ impl fmt::Debug for FacebookIdentityProvider {
         f.debug_struct("FacebookIdentityProvider")
             .field("app_id", &self.inner.app_id)
             .field("dialog", &self.inner.dialog.as_str())
+            .field("pkce", &self.inner.pkce)
             .field("graph", &self.inner.graph)
             .finish_non_exhaustive()
     }
@@ -94,6 +97,7 @@ impl FacebookIdentityProvider {
                 app_proof,
                 dialog,
                 graph,
+                pkce: config.pkce,
                 deadline: tuning.total_timeout,
             }),
         })
@@ -157,10 +161,16 @@ impl IdentityProvider for FacebookIdentityProvider {
 
     #[tracing::instrument(skip_all, fields(provider = "facebook"))]
     async fn authorization_url(&self, flow: &AuthorizationFlow) -> Result<String, IdentityError> {
+        let challenge = if self.inner.pkce {
+            Some(pkce::challenge(flow)?)
+        } else {
+            None
+        };
         Ok(login_dialog::authorization_url(
             &self.inner.dialog,
             &self.inner.app_id,
             flow,
+            challenge.as_deref(),
         ))
     }
 
@@ -176,12 +186,18 @@ impl IdentityProvider for FacebookIdentityProvider {
                     return Err(IdentityError::InvalidAuthorizationCode("empty".to_owned()));
                 }
                 let inner = &self.inner;
+                let code_verifier = if inner.pkce {
+                    Some(pkce::verifier(flow)?)
+                } else {
+                    None
+                };
                 let user_token = exchange::exchange_code(
                     &inner.graph,
                     &inner.app_id,
                     &inner.app_secret,
                     code,
                     flow,
+                    code_verifier,
                 )
                 .await?;
                 self.identify(user_token.expose_secret()).await

@@ -3,6 +3,7 @@
 //! leeway). The limits are constants; [`Tuning`] only exists so tests can shorten them.
 
 use secrecy::SecretString;
+use crate::clock::Clock;
 use std::fmt;
 use std::time::Duration;
 use thiserror::Error;
@@ -25,6 +26,15 @@ pub const DISCOVERY_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 /// An id_token with an unknown `kid` refetches the JWKS at most once per this interval,
 /// however many such tokens arrive.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// The JWKS is refreshed once the `Cache-Control: max-age` of its last answer has passed, but
+/// never sooner than this after a fetch, whatever the answer says (`max-age=0`, `no-store`):
+/// an issuer cannot turn every sign-in into a JWKS fetch.
+pub const JWKS_MIN_MAX_AGE: Duration = Duration::from_secs(5);
+/// ... and never later than this: a key Google withdrew stops being trusted within a day even
+/// if an answer asked to be cached for longer.
+pub const JWKS_MAX_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a JWKS answer without a usable `max-age` is used before it is refreshed.
+pub const JWKS_DEFAULT_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// Clock skew tolerated on `exp` and `iat`, in seconds (the same as zeropass's own tokens).
 pub const LEEWAY_SECONDS: i64 = 30;
 
@@ -83,6 +93,8 @@ pub struct Tuning {
     pub discovery_retry_interval: Duration,
     /// See [`JWKS_REFETCH_INTERVAL`].
     pub jwks_refetch_interval: Duration,
+    /// The clock of the key cache; tests move it forward.
+    pub clock: Clock,
 }
 
 impl Default for Tuning {
@@ -91,6 +103,7 @@ impl Default for Tuning {
             limits: Limits::default(),
             discovery_retry_interval: DISCOVERY_RETRY_INTERVAL,
             jwks_refetch_interval: JWKS_REFETCH_INTERVAL,
+            clock: Clock::default(),
         }
     }
 }

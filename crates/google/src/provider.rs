@@ -91,6 +91,7 @@ impl GoogleIdentityProvider {
                     issuer,
                     tuning.discovery_retry_interval,
                     tuning.jwks_refetch_interval,
+                    tuning.clock.clone(),
                 ),
                 client_id,
                 client_secret: config.client_secret,
