@@ -148,7 +148,9 @@ async fn a_browser_signs_in_through_the_dialog_and_the_code_exchange_with_pkce()
         format!("{PUBLIC_URL}/auth/facebook/callback")
     );
     assert!(exchange.client_secret_ok);
-    let verifier = exchange.code_verifier.expect("the exchange sent no code_verifier");
+    let verifier = exchange
+        .code_verifier
+        .expect("the exchange sent no code_verifier");
     assert_eq!(verifier.len(), 43);
     assert_eq!(facebook.graph_requests_without_valid_proof(), 0);
     let logs = server.logs();

@@ -611,8 +611,12 @@ async fn google_refusing_or_answering_429_5xx_html_or_10_mb_at_the_code_exchange
     for failure in bad_answers() {
         let came_back = flows::authorize(&server, Provider::Google, "").await;
         google.set_failure(Endpoint::Token, Some(failure.clone()));
-        let (response, took) =
-            while_others_answer(&server, &bystander, flows::finish(&server, Provider::Google, &came_back)).await;
+        let (response, took) = while_others_answer(
+            &server,
+            &bystander,
+            flows::finish(&server, Provider::Google, &came_back),
+        )
+        .await;
         assert_problem(response, 502, "provider_unavailable").await;
         assert!(took < PROVIDER_TIMEOUT, "{failure:?}: 502 after {took:?}");
         slowest = slowest.max(took);
@@ -625,8 +629,12 @@ async fn google_refusing_or_answering_429_5xx_html_or_10_mb_at_the_code_exchange
     let came_back = flows::authorize(&server, Provider::Google, "").await;
     let addr = google.addr();
     drop(google);
-    let (response, took) =
-        while_others_answer(&server, &bystander, flows::finish(&server, Provider::Google, &came_back)).await;
+    let (response, took) = while_others_answer(
+        &server,
+        &bystander,
+        flows::finish(&server, Provider::Google, &came_back),
+    )
+    .await;
     assert_problem(response, 502, "provider_unavailable").await;
     assert!(
         took < Duration::from_secs(2),

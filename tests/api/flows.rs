@@ -54,12 +54,13 @@ pub async fn authorize(server: &TestServer, provider: Provider, start_query: &st
 }
 
 /// `GET /auth/{provider}/callback?{query}` with the flow cookie, as the browser would.
-pub async fn finish(server: &TestServer, provider: Provider, came_back: &CameBack) -> reqwest::Response {
+pub async fn finish(
+    server: &TestServer,
+    provider: Provider,
+    came_back: &CameBack,
+) -> reqwest::Response {
     client()
-        .get(server.url(&format!(
-            "/auth/{provider}/callback?{}",
-            came_back.query
-        )))
+        .get(server.url(&format!("/auth/{provider}/callback?{}", came_back.query)))
         .header("cookie", &came_back.cookie)
         .send()
         .await

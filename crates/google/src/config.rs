@@ -2,8 +2,8 @@
 //! limits it works within (timeouts, response-size cap, retry and refetch intervals, clock
 //! leeway). The limits are constants; [`Tuning`] only exists so tests can shorten them.
 
-use secrecy::SecretString;
 use crate::clock::Clock;
+use secrecy::SecretString;
 use std::fmt;
 use std::time::Duration;
 use thiserror::Error;

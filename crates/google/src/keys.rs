@@ -22,8 +22,7 @@ use openidconnect::core::{
 };
 use openidconnect::http::HeaderMap;
 use openidconnect::{
-    AsyncHttpClient, HttpRequest, HttpResponse, JsonWebKey, JsonWebKeyAlgorithm,
-    JsonWebKeySetUrl,
+    AsyncHttpClient, HttpRequest, HttpResponse, JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeySetUrl,
 };
 use std::fmt;
 use std::future::Future;
@@ -178,8 +177,7 @@ impl KeyCache {
             return Ok(key);
         }
         let now = self.clock.now();
-        if last_fetch.is_some_and(|at| now.saturating_duration_since(at) < self.refetch_interval)
-        {
+        if last_fetch.is_some_and(|at| now.saturating_duration_since(at) < self.refetch_interval) {
             tracing::debug!("unknown key id; JWKS fetched recently, not again");
             return Err(unknown_key());
         }
@@ -362,14 +360,22 @@ mod tests {
             Duration::from_secs(18000)
         );
         assert_eq!(
-            cache_control(&[("cache-control", "public"), ("cache-control", "Max-Age=600")]),
+            cache_control(&[
+                ("cache-control", "public"),
+                ("cache-control", "Max-Age=600")
+            ]),
             Duration::from_secs(600)
         );
     }
 
     #[test]
     fn the_max_age_honoured_is_bounded_and_defaulted() {
-        for short in ["max-age=0", "max-age=1", "no-store", "max-age=600, no-cache"] {
+        for short in [
+            "max-age=0",
+            "max-age=1",
+            "no-store",
+            "max-age=600, no-cache",
+        ] {
             assert_eq!(
                 cache_control(&[("cache-control", short)]),
                 JWKS_MIN_MAX_AGE,

@@ -4,8 +4,8 @@
 //! unavailable, and a new attempt is made at most once per retry interval, so an outage of
 //! Google neither stops zeropass from starting nor turns each sign-in into a discovery.
 
-use crate::http_client::{HttpClient, unavailable, unavailable_because};
 use crate::clock::Clock;
+use crate::http_client::{HttpClient, unavailable, unavailable_because};
 use crate::keys::{CacheRecorder, KeyCache};
 use openidconnect::core::CoreProviderMetadata;
 use openidconnect::{AuthUrl, IssuerUrl, TokenUrl};

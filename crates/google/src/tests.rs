@@ -728,10 +728,7 @@ async fn lookups_during_a_refresh_use_the_keys_they_have_instead_of_waiting() {
     let token = fake.id_token_for(&FakeGoogleUser::default(), CLIENT_ID, None);
     native(&google, token.clone(), None).await.unwrap();
 
-    fake.set_failure(
-        Endpoint::Jwks,
-        Some(Failure::Delay(Duration::from_secs(3))),
-    );
+    fake.set_failure(Endpoint::Jwks, Some(Failure::Delay(Duration::from_secs(3))));
     clock.advance(Duration::from_secs(601));
     let refreshing = tokio::spawn({
         let (google, token) = (google.clone(), token.clone());
@@ -739,7 +736,10 @@ async fn lookups_during_a_refresh_use_the_keys_they_have_instead_of_waiting() {
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     while fake.requests(Endpoint::Jwks) < 2 {
-        assert!(Instant::now() < deadline, "the refresh never reached Google");
+        assert!(
+            Instant::now() < deadline,
+            "the refresh never reached Google"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let started = Instant::now();

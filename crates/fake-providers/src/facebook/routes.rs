@@ -134,7 +134,10 @@ async fn dialog(shared: web::Data<Shared>, request: HttpRequest) -> HttpResponse
             .query_pairs_mut()
             .append_pair("error", "invalid_request")
             .append_pair("error_code", "100")
-            .append_pair("error_description", "Invalid code_challenge or code_challenge_method")
+            .append_pair(
+                "error_description",
+                "Invalid code_challenge or code_challenge_method",
+            )
             .append_pair("error_reason", "invalid_pkce");
     } else if deny {
         redirect
