@@ -4,7 +4,8 @@
 //! providers that refuse connections or answer 429, 503, HTML, truncated JSON or 10 MB.
 //! Everything stays on loopback; every wait is bounded.
 
-use crate::harness::{PUBLIC_URL, TestServer, assert_problem, client, flow_cookie, token_for};
+use crate::flows;
+use crate::harness::{TestServer, assert_problem, client, token_for};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -595,37 +596,6 @@ async fn facebook_refusing_or_answering_429_5xx_html_or_10_mb_is_a_502_in_time_a
     );
 }
 
-/// The query Google sends the browser back with, and the flow cookie, after `start` and the
-/// fake's authorization endpoint.
-async fn google_round_trip(server: &TestServer) -> (String, String) {
-    let start = client()
-        .get(server.url("/auth/google/start"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), 302);
-    let cookie = flow_cookie(&start);
-    let to_google = start.headers()["location"].to_str().unwrap().to_owned();
-    let from_google = client().get(&to_google).send().await.unwrap();
-    assert_eq!(from_google.status(), 302);
-    let back = url::Url::parse(from_google.headers()["location"].to_str().unwrap()).unwrap();
-    assert_eq!(back.path(), "/auth/google/callback");
-    assert!(PUBLIC_URL.starts_with(&back.origin().ascii_serialization()));
-    (back.query().unwrap().to_owned(), cookie)
-}
-
-async fn google_callback(
-    server: &TestServer,
-    (query, cookie): (String, String),
-) -> reqwest::Response {
-    client()
-        .get(server.url(&format!("/auth/google/callback?{query}")))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn google_refusing_or_answering_429_5xx_html_or_10_mb_at_the_code_exchange_is_a_502_and_recovers()
  {
@@ -639,24 +609,32 @@ async fn google_refusing_or_answering_429_5xx_html_or_10_mb_at_the_code_exchange
 
     let mut slowest = Duration::ZERO;
     for failure in bad_answers() {
-        let came_back = google_round_trip(&server).await;
+        let came_back = flows::authorize(&server, Provider::Google, "").await;
         google.set_failure(Endpoint::Token, Some(failure.clone()));
-        let (response, took) =
-            while_others_answer(&server, &bystander, google_callback(&server, came_back)).await;
+        let (response, took) = while_others_answer(
+            &server,
+            &bystander,
+            flows::finish(&server, Provider::Google, &came_back),
+        )
+        .await;
         assert_problem(response, 502, "provider_unavailable").await;
         assert!(took < PROVIDER_TIMEOUT, "{failure:?}: 502 after {took:?}");
         slowest = slowest.max(took);
         google.set_failure(Endpoint::Token, None);
-        let came_back = google_round_trip(&server).await;
-        ok_json(google_callback(&server, came_back).await).await;
+        let came_back = flows::authorize(&server, Provider::Google, "").await;
+        ok_json(flows::finish(&server, Provider::Google, &came_back).await).await;
     }
 
     // Down between the authorization and the code exchange.
-    let came_back = google_round_trip(&server).await;
+    let came_back = flows::authorize(&server, Provider::Google, "").await;
     let addr = google.addr();
     drop(google);
-    let (response, took) =
-        while_others_answer(&server, &bystander, google_callback(&server, came_back)).await;
+    let (response, took) = while_others_answer(
+        &server,
+        &bystander,
+        flows::finish(&server, Provider::Google, &came_back),
+    )
+    .await;
     assert_problem(response, 502, "provider_unavailable").await;
     assert!(
         took < Duration::from_secs(2),
@@ -665,8 +643,8 @@ async fn google_refusing_or_answering_429_5xx_html_or_10_mb_at_the_code_exchange
 
     // Back, on the same address (same issuer, same test keys).
     let google = FakeGoogle::start_on(addr).unwrap();
-    let came_back = google_round_trip(&server).await;
-    ok_json(google_callback(&server, came_back).await).await;
+    let came_back = flows::authorize(&server, Provider::Google, "").await;
+    ok_json(flows::finish(&server, Provider::Google, &came_back).await).await;
     ok_json(post_id_token(&server, &google, "after-the-outage").await).await;
     eprintln!(
         "Google faults: 502 within {slowest:?} for scripted failures, {took:?} when down; \

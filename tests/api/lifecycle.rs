@@ -34,6 +34,14 @@ fn a_ten_byte_jwt_secret_is_refused_at_start_up() {
 }
 
 #[test]
+fn a_facebook_pkce_value_other_than_true_or_false_is_refused_at_start_up() {
+    assert_refused(
+        &[("BIND_ADDR", "127.0.0.1:0"), ("FACEBOOK_PKCE", "maybe")],
+        "FACEBOOK_PKCE",
+    );
+}
+
+#[test]
 fn wrong_values_are_refused_naming_their_variable() {
     assert_refused(&[("BIND_ADDR", "nowhere")], "BIND_ADDR");
     assert_refused(

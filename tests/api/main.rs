@@ -9,6 +9,7 @@ mod docs;
 mod errors;
 mod facebook;
 mod faults;
+mod flows;
 mod google;
 mod harness;
 mod health;

@@ -4,28 +4,20 @@
 
 use secrecy::SecretString;
 use std::fmt;
-use std::time::Duration;
 use thiserror::Error;
 use url::Url;
+use zeropass_outbound_http::check_scheme;
 
 /// The Graph API base zeropass talks to by default (`FACEBOOK_GRAPH_URL`).
 pub const FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com/v21.0";
 /// Facebook's login dialog by default (`FACEBOOK_DIALOG_URL`).
 pub const FACEBOOK_DIALOG_URL: &str = "https://www.facebook.com/v21.0/dialog/oauth";
 
-/// Longest wait for a TCP + TLS connection to the Graph API.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Longest any one call to the Graph API may take, body included; also the deadline of every
+/// The limits of every Graph call (connect and total timeouts, response-size cap) are those of
+/// zeropass's bounded outbound client; the total timeout is also the deadline of every
 /// operation of the adapter (exchange + `/debug_token` + `/me` together), so a sign-in never
-/// waits on Facebook for longer than this.
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest response body read from the Graph API; reading stops as soon as a body grows past it.
-pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-
-const _: () = assert!(
-    TOTAL_TIMEOUT.as_secs() <= 10,
-    "the contract caps provider calls at 10 s"
-);
+/// waits on Facebook for longer than it.
+pub use zeropass_outbound_http::{CONNECT_TIMEOUT, MAX_RESPONSE_BYTES, TOTAL_TIMEOUT};
 
 /// The Facebook app zeropass signs people in with.
 #[derive(Clone)]
@@ -40,6 +32,10 @@ pub struct FacebookConfig {
     pub graph_url: Url,
     /// The login dialog (`FACEBOOK_DIALOG_URL`), e.g. [`FACEBOOK_DIALOG_URL`].
     pub dialog_url: Url,
+    /// Whether the browser flow uses PKCE (`FACEBOOK_PKCE`): the dialog gets the S256
+    /// challenge of the flow's verifier and the code exchange sends the verifier, so that a
+    /// code can only be redeemed in the flow that asked for it (RFC 9700 2.1.1).
+    pub pkce: bool,
 }
 
 /// Redacted: the secret never reaches a log.
@@ -50,6 +46,7 @@ impl fmt::Debug for FacebookConfig {
             .field("app_secret", &"[redacted]")
             .field("graph_url", &self.graph_url.as_str())
             .field("dialog_url", &self.dialog_url.as_str())
+            .field("pkce", &self.pkce)
             .finish()
     }
 }
@@ -74,38 +71,15 @@ pub enum FacebookSetupError {
     HttpClient(#[source] zeropass_domain::BoxError),
 }
 
-/// The adapter's limits. Production uses [`Tuning::default`] (the constants of this module);
-/// tests shorten them so that a timeout does not take seconds.
+/// The adapter's limits: those of its outbound client. Production uses [`Tuning::default`]
+/// (the constants above); tests shorten them so that a timeout does not take seconds.
 #[doc(hidden)]
-#[derive(Debug, Clone)]
-pub struct Tuning {
-    /// See [`CONNECT_TIMEOUT`].
-    pub connect_timeout: Duration,
-    /// See [`TOTAL_TIMEOUT`].
-    pub total_timeout: Duration,
-    /// See [`MAX_RESPONSE_BYTES`].
-    pub max_response_bytes: usize,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            connect_timeout: CONNECT_TIMEOUT,
-            total_timeout: TOTAL_TIMEOUT,
-            max_response_bytes: MAX_RESPONSE_BYTES,
-        }
-    }
-}
+pub use zeropass_outbound_http::Limits as Tuning;
 
 /// Checks what every configured URL must be: `https` (plain `http` only for a loopback host),
 /// with a host, and without user info or fragment.
 fn check_web_url(url: &Url) -> Result<(), &'static str> {
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(url) => {}
-        "http" => return Err("plain http is accepted only for loopback hosts"),
-        _ => return Err("the scheme must be https"),
-    }
+    check_scheme(url)?;
     if url.host().is_none() {
         return Err("the URL has no host");
     }
@@ -143,16 +117,6 @@ pub(crate) fn graph_base(url: &Url) -> Result<Url, FacebookSetupError> {
 pub(crate) fn dialog(url: &Url) -> Result<Url, FacebookSetupError> {
     check_web_url(url).map_err(FacebookSetupError::InvalidDialogUrl)?;
     Ok(url.clone())
-}
-
-/// Whether the URL points at this machine (127.0.0.0/8, `localhost`, `[::1]`).
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 #[cfg(test)]
@@ -224,6 +188,7 @@ mod tests {
             app_secret: SecretString::from("very-secret-value"),
             graph_url: url(FACEBOOK_GRAPH_URL),
             dialog_url: url(FACEBOOK_DIALOG_URL),
+            pkce: true,
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains(config.app_secret.expose_secret()));

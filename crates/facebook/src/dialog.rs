@@ -1,6 +1,9 @@
 //! The login dialog URL the browser is sent to: the configured dialog with our app id, the
-//! flow's callback URL and state, the code response type and the `email` permission. Facebook
-//! Login has no nonce or PKCE for this flow; the state cookie is the CSRF protection.
+//! flow's callback URL and state, the code response type, the `email` permission and — with
+//! `FACEBOOK_PKCE` on — the S256 PKCE challenge of the flow's verifier. The state cookie is the
+//! CSRF protection; PKCE binds the code to this flow.
+
+use crate::pkce;
 
 use url::Url;
 use zeropass_domain::AuthorizationFlow;
@@ -9,18 +12,26 @@ use zeropass_domain::AuthorizationFlow;
 pub(crate) const SCOPE: &str = "email";
 
 /// The parameters zeropass sets; any of them already in the configured dialog URL is replaced.
-const OUR_PARAMETERS: [&str; 5] = [
+const OUR_PARAMETERS: [&str; 7] = [
     "client_id",
     "redirect_uri",
     "state",
     "response_type",
     "scope",
+    "code_challenge",
+    "code_challenge_method",
 ];
 
-/// `{dialog}?client_id=..&redirect_uri=..&state=..&response_type=code&scope=email`, keeping any
+/// `{dialog}?client_id=..&redirect_uri=..&state=..&response_type=code&scope=email`, then
+/// `&code_challenge=..&code_challenge_method=S256` when `code_challenge` is given, keeping any
 /// other query parameter of the configured dialog URL, every value URL-encoded.
 #[must_use]
-pub(crate) fn authorization_url(dialog: &Url, app_id: &str, flow: &AuthorizationFlow) -> String {
+pub(crate) fn authorization_url(
+    dialog: &Url,
+    app_id: &str,
+    flow: &AuthorizationFlow,
+    code_challenge: Option<&str>,
+) -> String {
     let mut url = dialog.clone();
     let kept: Vec<(String, String)> = dialog
         .query_pairs()
@@ -35,6 +46,11 @@ pub(crate) fn authorization_url(dialog: &Url, app_id: &str, flow: &Authorization
         .append_pair("state", &flow.state)
         .append_pair("response_type", "code")
         .append_pair("scope", SCOPE);
+    if let Some(challenge) = code_challenge {
+        url.query_pairs_mut()
+            .append_pair("code_challenge", challenge)
+            .append_pair("code_challenge_method", pkce::METHOD);
+    }
     url.into()
 }
 
@@ -66,7 +82,7 @@ mod tests {
     #[test]
     fn the_dialog_url_carries_the_app_the_callback_the_state_and_the_email_scope() {
         let dialog = Url::parse(crate::FACEBOOK_DIALOG_URL).unwrap();
-        let url = authorization_url(&dialog, "1234567890", &flow());
+        let url = authorization_url(&dialog, "1234567890", &flow(), None);
         assert!(
             url.starts_with("https://www.facebook.com/v21.0/dialog/oauth?"),
             "{url}"
@@ -88,9 +104,24 @@ mod tests {
     }
 
     #[test]
+    fn with_pkce_the_dialog_url_also_carries_the_s256_challenge() {
+        let dialog = Url::parse(crate::FACEBOOK_DIALOG_URL).unwrap();
+        let url = authorization_url(&dialog, "1234567890", &flow(), Some("the-challenge"));
+        let pairs = pairs(&url);
+        assert_eq!(
+            pairs[pairs.len() - 2..],
+            [
+                pair("code_challenge", "the-challenge"),
+                pair("code_challenge_method", "S256"),
+            ]
+        );
+        assert!(!url.contains("verifier"), "{url}");
+    }
+
+    #[test]
     fn values_are_url_encoded() {
         let dialog = Url::parse(crate::FACEBOOK_DIALOG_URL).unwrap();
-        let url = authorization_url(&dialog, "1234567890", &flow());
+        let url = authorization_url(&dialog, "1234567890", &flow(), None);
         let query = url.split_once('?').unwrap().1;
         assert!(
             query.contains(
@@ -104,10 +135,10 @@ mod tests {
     #[test]
     fn the_dialog_urls_own_query_is_kept_and_ours_wins() {
         let dialog = Url::parse(
-            "https://www.facebook.com/v21.0/dialog/oauth?display=popup&scope=public_profile",
+            "https://www.facebook.com/v21.0/dialog/oauth?display=popup&scope=public_profile&code_challenge=x",
         )
         .unwrap();
-        let url = authorization_url(&dialog, "1234567890", &flow());
+        let url = authorization_url(&dialog, "1234567890", &flow(), Some("ours"));
         let pairs = pairs(&url);
         assert_eq!(pairs[0], pair("display", "popup"));
         assert_eq!(
@@ -116,5 +147,12 @@ mod tests {
             "{url}"
         );
         assert!(pairs.contains(&pair("scope", "email")));
+        assert_eq!(
+            pairs
+                .iter()
+                .filter(|(name, _)| name == "code_challenge")
+                .collect::<Vec<_>>(),
+            [&pair("code_challenge", "ours")]
+        );
     }
 }

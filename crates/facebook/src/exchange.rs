@@ -1,14 +1,14 @@
 //! The one-shot exchange of an authorization code for a user access token at
-//! `{graph}/oauth/access_token`, with the app id and secret and exactly the callback URL the
-//! dialog was given. Never retried: a code is single-use, and a second attempt after a lost
+//! `{graph}/oauth/access_token`, with the app id and secret, exactly the callback URL the
+//! dialog was given and, with PKCE, the flow's code verifier. Never retried: a code is single-use, and a second attempt after a lost
 //! answer could only be refused.
 
 use crate::graph::{Endpoint, Graph};
-use crate::http_client::unavailable_because;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::fmt;
 use zeropass_domain::{AuthorizationFlow, IdentityError};
+use zeropass_outbound_http::unavailable_because;
 
 /// The Graph error code of a refused code (used, expired, forged, or another redirect URI).
 const INVALID_PARAMETER: i64 = 100;
@@ -32,7 +32,8 @@ impl fmt::Debug for TokenAnswer {
     }
 }
 
-/// Exchanges `code` for the user access token it stands for.
+/// Exchanges `code` for the user access token it stands for; `code_verifier` is sent when the
+/// dialog was given its challenge.
 ///
 /// # Errors
 /// [`IdentityError::InvalidAuthorizationCode`] when the Graph API refuses the code (a 4xx
@@ -44,17 +45,19 @@ pub(crate) async fn exchange_code(
     app_secret: &SecretString,
     code: &str,
     flow: &AuthorizationFlow,
+    code_verifier: Option<&str>,
 ) -> Result<SecretString, IdentityError> {
+    let mut params = vec![
+        ("client_id", app_id),
+        ("redirect_uri", flow.callback_url.as_str()),
+        ("client_secret", app_secret.expose_secret()),
+        ("code", code),
+    ];
+    if let Some(verifier) = code_verifier {
+        params.push(("code_verifier", verifier));
+    }
     let answer = graph
-        .get::<TokenAnswer>(
-            Endpoint::AccessToken,
-            &[
-                ("client_id", app_id),
-                ("redirect_uri", &flow.callback_url),
-                ("client_secret", app_secret.expose_secret()),
-                ("code", code),
-            ],
-        )
+        .get::<TokenAnswer>(Endpoint::AccessToken, &params)
         .await?;
     match answer {
         Ok(TokenAnswer {

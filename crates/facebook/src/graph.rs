@@ -4,12 +4,14 @@
 //! 5xx, bodies that are not the expected JSON — is [`IdentityError::Unavailable`], described
 //! without the URL or the body, since both can hold secrets or tokens.
 
-use crate::http_client::{HttpClient, unavailable, unavailable_because};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use url::Url;
 use zeropass_domain::IdentityError;
+use zeropass_outbound_http::{
+    BoundedClient, Limits, UrlsInErrors, unavailable, unavailable_because,
+};
 
 /// The Graph API endpoints zeropass calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,13 +91,19 @@ impl GraphError {
 #[derive(Debug, Clone)]
 pub(crate) struct Graph {
     base: Url,
-    http: HttpClient,
+    http: BoundedClient,
 }
 
 impl Graph {
-    /// The Graph API at `base` (checked, without query or trailing `/`), through `http`.
-    pub(crate) fn new(base: Url, http: HttpClient) -> Self {
-        Self { base, http }
+    /// The Graph API at `base` (checked, without query or trailing `/`), through a bounded
+    /// client with `limits`. Graph requests carry secrets in their query (the app secret,
+    /// access tokens, proofs), so the client's errors never keep a URL.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built (TLS initialisation).
+    pub(crate) fn new(base: Url, limits: &Limits) -> Result<Self, reqwest::Error> {
+        let http = BoundedClient::new(limits, &base, UrlsInErrors::Withheld)?;
+        Ok(Self { base, http })
     }
 
     /// `{base}/{endpoint}?{params}`, every value URL-encoded.
@@ -122,7 +130,7 @@ impl Graph {
     ) -> Result<Result<T, GraphError>, IdentityError> {
         let response = self
             .http
-            .get(self.url(endpoint, params))
+            .get_json(self.url(endpoint, params))
             .await
             .map_err(|error| unavailable(&format!("{endpoint} failed"), &error))?;
         if response.status.is_success() {
@@ -145,13 +153,9 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Tuning;
 
     fn graph(base: &str) -> Graph {
-        Graph::new(
-            Url::parse(base).unwrap(),
-            HttpClient::new(&Tuning::default(), false).unwrap(),
-        )
+        Graph::new(Url::parse(base).unwrap(), &Limits::default()).unwrap()
     }
 
     #[test]

@@ -7,11 +7,11 @@
 //! Every refusal is [`IdentityError::InvalidAccessToken`] with a short fixed reason.
 
 use crate::graph::{Endpoint, Graph};
-use crate::http_client::unavailable_because;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use zeropass_domain::IdentityError;
+use zeropass_outbound_http::unavailable_because;
 
 fn refuse(reason: &str) -> IdentityError {
     IdentityError::InvalidAccessToken(reason.to_owned())

@@ -1,8 +1,8 @@
 //! Facebook as zeropass's identity provider: [`FacebookIdentityProvider`] implements the
 //! domain's [`IdentityProvider`](zeropass_domain::IdentityProvider) port with Facebook Login
 //! over the Graph API (plain `reqwest`, no SDK) — the login dialog with our app id, callback,
-//! state and the `email` permission; the one-shot exchange of the returned code for a user
-//! access token; and, at both doors (the redirect flow and native apps), that user token checked
+//! state, the `email` permission and (with `FACEBOOK_PKCE`) an S256 PKCE challenge; the
+//! one-shot exchange of the returned code for a user access token; and, at both doors (the redirect flow and native apps), that user token checked
 //! with `/debug_token` (valid, issued to our app, a user token, not expired) before `/me` is read
 //! for the app-scoped id and the email. Every Graph call carries an `appsecret_proof`.
 //!
@@ -17,8 +17,8 @@ mod config;
 mod dialog;
 mod exchange;
 mod graph;
-mod http_client;
 mod inspect;
+mod pkce;
 mod profile;
 mod proof;
 mod provider;

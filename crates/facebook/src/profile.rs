@@ -4,10 +4,10 @@
 //! accounts by it (a person may decline the permission, or have only a phone number).
 
 use crate::graph::{Endpoint, Graph};
-use crate::http_client::unavailable_because;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use zeropass_domain::{Email, IdentityError, Provider, Subject, VerifiedIdentity};
+use zeropass_outbound_http::unavailable_because;
 
 /// The fields zeropass asks `/me` for.
 const FIELDS: &str = "id,email";

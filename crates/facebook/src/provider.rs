@@ -4,12 +4,11 @@
 //! [`TOTAL_TIMEOUT`](crate::TOTAL_TIMEOUT). Both doors end the same way: a user access token
 //! (from the exchange, or posted by a native app) is first checked, then read.
 
-use crate::config::{FacebookConfig, FacebookSetupError, Tuning, dialog, graph_base, is_loopback};
+use crate::config::{FacebookConfig, FacebookSetupError, Tuning, dialog, graph_base};
 use crate::graph::Graph;
-use crate::http_client::{HttpClient, unavailable_because};
 use crate::inspect::{self, AppCredentials};
 use crate::proof::appsecret_proof;
-use crate::{dialog as login_dialog, exchange, profile};
+use crate::{dialog as login_dialog, exchange, pkce, profile};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -21,6 +20,7 @@ use zeropass_domain::{
     AuthorizationFlow, IdentityError, IdentityProvider, NativeCredential, Provider,
     VerifiedIdentity,
 };
+use zeropass_outbound_http::unavailable_because;
 
 /// Longest user access token looked at, in bytes (Facebook's are a few hundred).
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -41,6 +41,8 @@ struct Inner {
     app_proof: SecretString,
     dialog: Url,
     graph: Graph,
+    /// Whether the browser flow uses PKCE (`FACEBOOK_PKCE`).
+    pkce: bool,
     deadline: Duration,
 }
 
@@ -50,6 +52,7 @@ impl fmt::Debug for FacebookIdentityProvider {
         f.debug_struct("FacebookIdentityProvider")
             .field("app_id", &self.inner.app_id)
             .field("dialog", &self.inner.dialog.as_str())
+            .field("pkce", &self.inner.pkce)
             .field("graph", &self.inner.graph)
             .finish_non_exhaustive()
     }
@@ -81,8 +84,7 @@ impl FacebookIdentityProvider {
         }
         let base = graph_base(&config.graph_url)?;
         let dialog = dialog(&config.dialog_url)?;
-        // A proxy from the environment cannot reach this machine's loopback (tests, local fakes).
-        let http = HttpClient::new(&tuning, !is_loopback(&base))
+        let graph = Graph::new(base, &tuning)
             .map_err(|error| FacebookSetupError::HttpClient(Box::new(error)))?;
         let app_access_token =
             SecretString::from(format!("{app_id}|{}", config.app_secret.expose_secret()));
@@ -94,7 +96,8 @@ impl FacebookIdentityProvider {
                 app_access_token,
                 app_proof,
                 dialog,
-                graph: Graph::new(base, http),
+                graph,
+                pkce: config.pkce,
                 deadline: tuning.total_timeout,
             }),
         })
@@ -158,10 +161,16 @@ impl IdentityProvider for FacebookIdentityProvider {
 
     #[tracing::instrument(skip_all, fields(provider = "facebook"))]
     async fn authorization_url(&self, flow: &AuthorizationFlow) -> Result<String, IdentityError> {
+        let challenge = if self.inner.pkce {
+            Some(pkce::challenge(flow)?)
+        } else {
+            None
+        };
         Ok(login_dialog::authorization_url(
             &self.inner.dialog,
             &self.inner.app_id,
             flow,
+            challenge.as_deref(),
         ))
     }
 
@@ -177,12 +186,18 @@ impl IdentityProvider for FacebookIdentityProvider {
                     return Err(IdentityError::InvalidAuthorizationCode("empty".to_owned()));
                 }
                 let inner = &self.inner;
+                let code_verifier = if inner.pkce {
+                    Some(pkce::verifier(flow)?)
+                } else {
+                    None
+                };
                 let user_token = exchange::exchange_code(
                     &inner.graph,
                     &inner.app_id,
                     &inner.app_secret,
                     code,
                     flow,
+                    code_verifier,
                 )
                 .await?;
                 self.identify(user_token.expose_secret()).await

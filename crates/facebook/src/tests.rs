@@ -22,6 +22,7 @@ fn config_for(fake: &FakeFacebook, secret: &str) -> FacebookConfig {
         app_secret: SecretString::from(secret),
         graph_url: fake.graph_url().parse().unwrap(),
         dialog_url: fake.dialog_url().parse().unwrap(),
+        pkce: true,
     }
 }
 
@@ -47,7 +48,8 @@ fn flow() -> AuthorizationFlow {
     AuthorizationFlow {
         state: format!("state-{n}"),
         nonce: format!("nonce-{n}"),
-        pkce_verifier: format!("verifier-{n}"),
+        // 43 characters or more, as RFC 7636 wants (and the HTTP layer mints).
+        pkce_verifier: format!("verifier-{n:0>40}"),
         callback_url: CALLBACK.to_owned(),
     }
 }
@@ -134,6 +136,7 @@ fn config(app_id: &str, secret: &str, graph: &str, dialog: &str) -> FacebookConf
         app_secret: SecretString::from(secret),
         graph_url: graph.parse().unwrap(),
         dialog_url: dialog.parse().unwrap(),
+        pkce: true,
     }
 }
 
@@ -197,12 +200,15 @@ async fn the_authorization_url_opens_the_configured_dialog_with_the_email_scope(
     assert!(url.starts_with(&format!("{}?", fake.dialog_url())), "{url}");
     let url = url::Url::parse(&url).unwrap();
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let challenge = s256(&flow.pkce_verifier);
     let expected = [
         ("client_id", APP_ID),
         ("redirect_uri", CALLBACK),
         ("state", flow.state.as_str()),
         ("response_type", "code"),
         ("scope", "email"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()
@@ -210,6 +216,64 @@ async fn the_authorization_url_opens_the_configured_dialog_with_the_email_scope(
         .collect();
     assert_eq!(query, expected);
     assert_eq!(fake.requests(FacebookEndpoint::Dialog), 0, "no I/O");
+}
+
+fn s256(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+/// A provider with `FACEBOOK_PKCE` as given.
+fn facebook_with_pkce(fake: &FakeFacebook, pkce: bool) -> FacebookIdentityProvider {
+    FacebookIdentityProvider::new(FacebookConfig {
+        pkce,
+        ..config_for(fake, FakeFacebook::APP_SECRET)
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn with_pkce_the_exchange_sends_the_flows_verifier() {
+    let fake = FakeFacebook::start();
+    fake.set_require_pkce(true);
+    let facebook = facebook_with_pkce(&fake, true);
+    let flow = flow();
+    let code = authorize(&facebook, &flow).await;
+    facebook.complete_authorization(&code, &flow).await.unwrap();
+    assert_eq!(
+        fake.last_code_exchange().unwrap().code_verifier.as_deref(),
+        Some(flow.pkce_verifier.as_str())
+    );
+}
+
+#[tokio::test]
+async fn with_pkce_a_code_injected_into_another_flow_is_refused() {
+    let fake = FakeFacebook::start();
+    let facebook = facebook_with_pkce(&fake, true);
+    let (victims, attackers) = (flow(), flow());
+    let leaked = authorize(&facebook, &victims).await;
+    let injected = facebook.complete_authorization(&leaked, &attackers).await;
+    assert!(
+        matches!(injected, Err(IdentityError::InvalidAuthorizationCode(_))),
+        "{injected:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_pkce_neither_challenge_nor_verifier_is_sent_and_an_injected_code_works() {
+    let fake = FakeFacebook::start();
+    let facebook = facebook_with_pkce(&fake, false);
+    let (victims, attackers) = (flow(), flow());
+    let url = facebook.authorization_url(&victims).await.unwrap();
+    assert!(!url.contains("code_challenge"), "{url}");
+    let leaked = authorize(&facebook, &victims).await;
+    // The residual risk docs/facebook.md states: the code alone is enough.
+    facebook
+        .complete_authorization(&leaked, &attackers)
+        .await
+        .unwrap();
+    assert_eq!(fake.last_code_exchange().unwrap().code_verifier, None);
 }
 
 #[tokio::test]

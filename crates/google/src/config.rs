@@ -2,39 +2,42 @@
 //! limits it works within (timeouts, response-size cap, retry and refetch intervals, clock
 //! leeway). The limits are constants; [`Tuning`] only exists so tests can shorten them.
 
+use crate::clock::Clock;
 use secrecy::SecretString;
 use std::fmt;
 use std::time::Duration;
 use thiserror::Error;
 use url::Url;
+use zeropass_outbound_http::{Limits, check_scheme};
 
 /// The issuer Google's own tokens name; its legacy scheme-less form is accepted too.
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 /// The scheme-less `iss` Google documents as equivalent to [`GOOGLE_ISSUER`].
 const GOOGLE_ISSUER_ALIAS: &str = "accounts.google.com";
 
-/// Longest wait for a TCP + TLS connection to Google.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Longest any one call to Google may take, body included; also the deadline of every
+/// The limits of every call to Google (connect and total timeouts, response-size cap) are
+/// those of zeropass's bounded outbound client; the total timeout is also the deadline of every
 /// operation of the adapter (discovery + exchange + key refetch together), so a sign-in never
-/// waits on Google for longer than this.
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest response body read from Google (discovery, JWKS, token endpoint); reading stops
-/// as soon as a body grows past it.
-pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// waits on Google for longer than it.
+pub use zeropass_outbound_http::{CONNECT_TIMEOUT, MAX_RESPONSE_BYTES, TOTAL_TIMEOUT};
 /// After a failed discovery, the next attempt waits at least this long (calls in between fail
 /// fast as unavailable instead of each hitting Google).
 pub const DISCOVERY_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 /// An id_token with an unknown `kid` refetches the JWKS at most once per this interval,
 /// however many such tokens arrive.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// The JWKS is refreshed once the `Cache-Control: max-age` of its last answer has passed, but
+/// never sooner than this after a fetch, whatever the answer says (`max-age=0`, `no-store`):
+/// an issuer cannot turn every sign-in into a JWKS fetch.
+pub const JWKS_MIN_MAX_AGE: Duration = Duration::from_secs(5);
+/// ... and never later than this: a key Google withdrew stops being trusted within a day even
+/// if an answer asked to be cached for longer.
+pub const JWKS_MAX_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a JWKS answer without a usable `max-age` is used before it is refreshed.
+pub const JWKS_DEFAULT_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// Clock skew tolerated on `exp` and `iat`, in seconds (the same as zeropass's own tokens).
 pub const LEEWAY_SECONDS: i64 = 30;
 
-const _: () = assert!(
-    TOTAL_TIMEOUT.as_secs() <= 10,
-    "the contract caps provider calls at 10 s"
-);
 const _: () = assert!(LEEWAY_SECONDS <= 30, "the leeway must stay at 30 s or less");
 
 /// The Google OAuth client zeropass signs people in with.
@@ -84,26 +87,23 @@ pub enum GoogleSetupError {
 #[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct Tuning {
-    /// See [`CONNECT_TIMEOUT`].
-    pub connect_timeout: Duration,
-    /// See [`TOTAL_TIMEOUT`].
-    pub total_timeout: Duration,
-    /// See [`MAX_RESPONSE_BYTES`].
-    pub max_response_bytes: usize,
+    /// See [`CONNECT_TIMEOUT`], [`TOTAL_TIMEOUT`] and [`MAX_RESPONSE_BYTES`].
+    pub limits: Limits,
     /// See [`DISCOVERY_RETRY_INTERVAL`].
     pub discovery_retry_interval: Duration,
     /// See [`JWKS_REFETCH_INTERVAL`].
     pub jwks_refetch_interval: Duration,
+    /// The clock of the key cache; tests move it forward.
+    pub clock: Clock,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
         Self {
-            connect_timeout: CONNECT_TIMEOUT,
-            total_timeout: TOTAL_TIMEOUT,
-            max_response_bytes: MAX_RESPONSE_BYTES,
+            limits: Limits::default(),
             discovery_retry_interval: DISCOVERY_RETRY_INTERVAL,
             jwks_refetch_interval: JWKS_REFETCH_INTERVAL,
+            clock: Clock::default(),
         }
     }
 }
@@ -115,16 +115,7 @@ impl Default for Tuning {
 /// [`GoogleSetupError::InvalidIssuer`] for anything but an `http(s)` URL with a host and no
 /// query or fragment, and for plain `http` to a host other than loopback.
 pub(crate) fn issuer_identifier(url: &Url) -> Result<String, GoogleSetupError> {
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(url) => {}
-        "http" => {
-            return Err(GoogleSetupError::InvalidIssuer(
-                "plain http is accepted only for loopback hosts",
-            ));
-        }
-        _ => return Err(GoogleSetupError::InvalidIssuer("the scheme must be https")),
-    }
+    check_scheme(url).map_err(GoogleSetupError::InvalidIssuer)?;
     if url.host().is_none() {
         return Err(GoogleSetupError::InvalidIssuer("the URL has no host"));
     }
@@ -149,16 +140,6 @@ pub(crate) fn accepted_issuers(issuer: &str) -> Vec<String> {
         accepted.push(GOOGLE_ISSUER_ALIAS.to_owned());
     }
     accepted
-}
-
-/// Whether the URL points at this machine (127.0.0.0/8, `localhost`, `[::1]`).
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 #[cfg(test)]

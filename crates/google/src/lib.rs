@@ -7,12 +7,15 @@
 //!
 //! Google is never trusted to be up or well-behaved: building the adapter does no I/O, every
 //! call has connect and total timeouts and a response-size cap, discovery is retried at most
-//! every few seconds until it succeeds, and an unknown key id refetches the JWKS at most once
-//! per [`JWKS_REFETCH_INTERVAL`]. Whatever goes wrong upstream surfaces as
+//! every few seconds until it succeeds, the JWKS is refreshed after the `max-age` Google gives
+//! it (bounded by [`JWKS_MIN_MAX_AGE`] and [`JWKS_MAX_MAX_AGE`]) so that a withdrawn key stops
+//! being trusted, and an unknown key id refetches the JWKS at most once per
+//! [`JWKS_REFETCH_INTERVAL`]. Whatever goes wrong upstream surfaces as
 //! [`IdentityError::Unavailable`](zeropass_domain::IdentityError::Unavailable); whatever is
 //! wrong with a token as `InvalidIdToken` (or `EmailNotVerified`), with a reason for the log
 //! that never contains the token, a code, a secret or an email.
 
+mod clock;
 mod config;
 mod http_client;
 mod keys;
@@ -23,10 +26,13 @@ mod signing_key;
 mod verify;
 
 #[doc(hidden)]
+pub use clock::Clock;
+#[doc(hidden)]
 pub use config::Tuning;
 pub use config::{
     CONNECT_TIMEOUT, DISCOVERY_RETRY_INTERVAL, GOOGLE_ISSUER, GoogleConfig, GoogleSetupError,
-    JWKS_REFETCH_INTERVAL, LEEWAY_SECONDS, MAX_RESPONSE_BYTES, TOTAL_TIMEOUT,
+    JWKS_DEFAULT_MAX_AGE, JWKS_MAX_MAX_AGE, JWKS_MIN_MAX_AGE, JWKS_REFETCH_INTERVAL,
+    LEEWAY_SECONDS, MAX_RESPONSE_BYTES, TOTAL_TIMEOUT,
 };
 pub use provider::GoogleIdentityProvider;
 

@@ -4,8 +4,9 @@
 //! unavailable, and a new attempt is made at most once per retry interval, so an outage of
 //! Google neither stops zeropass from starting nor turns each sign-in into a discovery.
 
+use crate::clock::Clock;
 use crate::http_client::{HttpClient, unavailable, unavailable_because};
-use crate::keys::KeyCache;
+use crate::keys::{CacheRecorder, KeyCache};
 use openidconnect::core::CoreProviderMetadata;
 use openidconnect::{AuthUrl, IssuerUrl, TokenUrl};
 use std::fmt;
@@ -30,6 +31,7 @@ pub(crate) struct Discovery {
     issuer: String,
     retry_interval: Duration,
     jwks_refetch_interval: Duration,
+    clock: Clock,
     discovered: OnceCell<Arc<ProviderInfo>>,
     /// When discovery was last attempted; the lock lets one attempt run at a time.
     last_attempt: Mutex<Option<Instant>>,
@@ -50,11 +52,13 @@ impl Discovery {
         issuer: String,
         retry_interval: Duration,
         jwks_refetch_interval: Duration,
+        clock: Clock,
     ) -> Self {
         Self {
             issuer,
             retry_interval,
             jwks_refetch_interval,
+            clock,
             discovered: OnceCell::new(),
             last_attempt: Mutex::new(None),
         }
@@ -95,8 +99,10 @@ impl Discovery {
     async fn discover(&self, http: &HttpClient) -> Result<ProviderInfo, IdentityError> {
         let issuer = IssuerUrl::new(self.issuer.clone())
             .map_err(|error| unavailable("the issuer URL is not valid", &error))?;
-        // Fetches the document, checks that its `issuer` is exactly ours, then fetches the JWKS.
-        let metadata = CoreProviderMetadata::discover_async(issuer, http)
+        // Fetches the document, checks that its `issuer` is exactly ours, then fetches the JWKS
+        // (last, so the recorder ends up with the JWKS's caching headers).
+        let recorder = CacheRecorder::new(http);
+        let metadata = CoreProviderMetadata::discover_async(issuer, &recorder)
             .await
             .map_err(|error| unavailable("discovery failed", &error))?;
         let token_endpoint = metadata
@@ -109,7 +115,9 @@ impl Discovery {
             keys: KeyCache::new(
                 metadata.jwks_uri().clone(),
                 metadata.jwks(),
+                recorder.max_age(),
                 self.jwks_refetch_interval,
+                self.clock.clone(),
             ),
         })
     }

@@ -3,13 +3,11 @@
 //! deadline per operation so that a sign-in never waits on Google for more than
 //! [`TOTAL_TIMEOUT`](crate::TOTAL_TIMEOUT).
 
-use crate::config::{
-    GoogleConfig, GoogleSetupError, Tuning, accepted_issuers, is_loopback, issuer_identifier,
-};
+use crate::config::{GoogleConfig, GoogleSetupError, Tuning, accepted_issuers, issuer_identifier};
 use crate::http_client::{HttpClient, unavailable_because};
 use crate::metadata::{Discovery, ProviderInfo};
 use crate::oauth;
-use crate::verify::{self, Expectations};
+use crate::verify::{self, Expectations, NonceRule};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -75,8 +73,7 @@ impl GoogleIdentityProvider {
             return Err(GoogleSetupError::EmptyClientId);
         }
         let issuer = issuer_identifier(&config.issuer_url)?;
-        // A proxy from the environment cannot reach this machine's loopback (tests, local fakes).
-        let http = HttpClient::new(&tuning, !is_loopback(&config.issuer_url))
+        let http = HttpClient::new(&tuning, &config.issuer_url)
             .map_err(|error| GoogleSetupError::HttpClient(Box::new(error)))?;
         let mut native_audiences = vec![client_id.clone()];
         for extra in &config.extra_audiences {
@@ -94,11 +91,12 @@ impl GoogleIdentityProvider {
                     issuer,
                     tuning.discovery_retry_interval,
                     tuning.jwks_refetch_interval,
+                    tuning.clock.clone(),
                 ),
                 client_id,
                 client_secret: config.client_secret,
                 http,
-                deadline: tuning.total_timeout,
+                deadline: tuning.limits.total_timeout,
             }),
         })
     }
@@ -145,7 +143,7 @@ impl GoogleIdentityProvider {
         info: &ProviderInfo,
         token: &str,
         audiences: &[String],
-        nonce: Option<&str>,
+        nonce: NonceRule<'_>,
     ) -> Result<VerifiedIdentity, IdentityError> {
         let unverified = verify::decode(token)?;
         let key = info
@@ -235,7 +233,7 @@ impl IdentityProvider for GoogleIdentityProvider {
                     &info,
                     &id_token,
                     &self.inner.web_audiences,
-                    Some(&flow.nonce),
+                    NonceRule::Exactly(&flow.nonce),
                 )
                 .await
             })
@@ -256,7 +254,7 @@ impl IdentityProvider for GoogleIdentityProvider {
                     &info,
                     &credential.token,
                     &self.inner.native_audiences,
-                    credential.nonce.as_deref(),
+                    NonceRule::posted(credential.nonce.as_deref()),
                 )
                 .await
             })

@@ -170,10 +170,28 @@ pub(crate) struct Expectations<'a> {
     pub(crate) issuers: &'a [String],
     /// Accepted audiences (client ids); `azp` must be one of them when `aud` has several.
     pub(crate) audiences: &'a [String],
-    /// The nonce the token must carry; `None`: the token must carry none.
-    pub(crate) nonce: Option<&'a str>,
+    /// What the token's `nonce` claim must be.
+    pub(crate) nonce: NonceRule<'a>,
     /// The current time, in seconds since the Unix epoch.
     pub(crate) now: i64,
+}
+
+/// What an id_token's `nonce` claim must be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NonceRule<'a> {
+    /// Present and exactly this value: the redirect flow's nonce, or the one a native app
+    /// posted beside its id_token.
+    Exactly(&'a str),
+    /// Not looked at: a native app that posted no nonce (contract v0.2) may send an id_token
+    /// with or without one — Google Sign-In SDKs put their own nonce in some tokens.
+    Unchecked,
+}
+
+impl<'a> NonceRule<'a> {
+    /// [`Exactly`](Self::Exactly) the posted nonce, else [`Unchecked`](Self::Unchecked).
+    pub(crate) fn posted(nonce: Option<&'a str>) -> Self {
+        nonce.map_or(Self::Unchecked, Self::Exactly)
+    }
 }
 
 /// Applies the claim rules to a token whose signature verified.
@@ -208,11 +226,10 @@ pub(crate) fn check_claims(
     }
 
     match (expected.nonce, claims.nonce.as_deref()) {
-        (Some(wanted), Some(found)) if same_secret(wanted, found) => {}
-        (Some(_), Some(_)) => return Err(refuse("nonce mismatch")),
-        (Some(_), None) => return Err(refuse("missing nonce")),
-        (None, Some(_)) => return Err(refuse("unexpected nonce")),
-        (None, None) => {}
+        (NonceRule::Exactly(wanted), Some(found)) if same_secret(wanted, found) => {}
+        (NonceRule::Exactly(_), Some(_)) => return Err(refuse("nonce mismatch")),
+        (NonceRule::Exactly(_), None) => return Err(refuse("missing nonce")),
+        (NonceRule::Unchecked, _) => {}
     }
 
     let subject = claims.sub.ok_or_else(|| refuse("no subject"))?;
@@ -300,7 +317,7 @@ mod tests {
             &Expectations {
                 issuers: &issuers,
                 audiences: &audiences,
-                nonce,
+                nonce: NonceRule::posted(nonce),
                 now: NOW,
             },
         )
@@ -352,7 +369,7 @@ mod tests {
         let expected = Expectations {
             issuers: &issuers,
             audiences: &audiences,
-            nonce: None,
+            nonce: NonceRule::Unchecked,
             now: NOW,
         };
         let ok = check_claims(
@@ -433,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn the_nonce_must_be_exactly_the_expected_one_or_absent_when_none_is_expected() {
+    fn the_nonce_must_be_exactly_the_expected_one_and_is_unchecked_when_none_is_expected() {
         assert_eq!(
             reason(check(claims(json!({})), Some("n-124"))),
             "nonce mismatch"
@@ -446,7 +463,7 @@ mod tests {
             reason(check(claims(json!({"nonce": null})), Some("n-123"))),
             "missing nonce"
         );
-        assert_eq!(reason(check(claims(json!({})), None)), "unexpected nonce");
+        assert!(check(claims(json!({})), None).is_ok());
         assert!(check(claims(json!({"nonce": null})), None).is_ok());
     }
 

@@ -81,7 +81,10 @@ impl From<SignedIn> for TokenResponse {
 pub struct GoogleTokenRequest {
     /// The Google id_token (a JWT).
     pub id_token: String,
-    /// The nonce the app asked Google to put in the id_token, if any.
+    /// The nonce the app asked Google to put in the id_token. Posted: the id_token's `nonce`
+    /// claim must equal it (else 401 `invalid_id_token`). Left out (or null): the id_token is
+    /// accepted whether or not it carries a `nonce` claim.
+    #[schema(example = "n-0S6_WzA2Mj")]
     pub nonce: Option<String>,
 }
 

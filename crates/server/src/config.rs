@@ -287,6 +287,7 @@ fn facebook(var: &impl Fn(&str) -> Option<String>) -> Result<Option<FacebookConf
         var("FACEBOOK_DIALOG_URL"),
         "https://www.facebook.com/v21.0/dialog/oauth",
     )?;
+    let pkce = facebook_pkce(var("FACEBOOK_PKCE"))?;
     Ok(
         credentials(var, "FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET")?.map(|(app_id, app_secret)| {
             FacebookConfig {
@@ -294,9 +295,25 @@ fn facebook(var: &impl Fn(&str) -> Option<String>) -> Result<Option<FacebookConf
                 app_secret,
                 graph_url,
                 dialog_url,
+                pkce,
             }
         }),
     )
+}
+
+/// `FACEBOOK_PKCE`: whether the Facebook browser flow uses PKCE; on unless set to false.
+fn facebook_pkce(value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("true" | "1") => Ok(true),
+        Some("false" | "0") => Ok(false),
+        Some(_) => Err(ConfigError::new(
+            "FACEBOOK_PKCE",
+            format!(
+                "'{}' must be true or false (or 1 or 0)",
+                value.unwrap_or_default()
+            ),
+        )),
+    }
 }
 
 /// An identity provider's URL: https, or plain http to a loopback host only (local fakes).
@@ -448,6 +465,25 @@ mod tests {
         let google = config.google.unwrap();
         assert_eq!(google.client_secret.expose_secret(), "s");
         assert_eq!(google.extra_audiences, ["ios", "android"]);
+    }
+
+    #[test]
+    fn facebook_pkce_is_on_unless_turned_off_and_anything_else_names_the_variable() {
+        let facebook = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("FACEBOOK_APP_ID", "id"), ("FACEBOOK_APP_SECRET", "s")];
+            pairs.extend_from_slice(extra);
+            parse(&pairs).unwrap().facebook.unwrap().pkce
+        };
+        assert!(facebook(&[]));
+        assert!(facebook(&[("FACEBOOK_PKCE", "TRUE")]));
+        assert!(facebook(&[("FACEBOOK_PKCE", "1")]));
+        assert!(!facebook(&[("FACEBOOK_PKCE", "false")]));
+        assert!(!facebook(&[("FACEBOOK_PKCE", " 0 ")]));
+        for bad in ["yes-please", "2", "off"] {
+            let (variable, message) = error_of(&[("FACEBOOK_PKCE", bad)]);
+            assert_eq!(variable, "FACEBOOK_PKCE", "{bad}");
+            assert!(message.starts_with("FACEBOOK_PKCE: "), "{message}");
+        }
     }
 
     #[test]

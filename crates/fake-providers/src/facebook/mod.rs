@@ -1,6 +1,6 @@
 //! A fake Facebook: the Login dialog and the three Graph API calls zeropass makes
 //! (`oauth/access_token`, `debug_token`, `me`), shaped like `www.facebook.com` and
-//! `graph.facebook.com` — Graph error objects, single-use codes, `appsecret_proof` — under one
+//! `graph.facebook.com` — Graph error objects, single-use codes, PKCE, `appsecret_proof` — under one
 //! versioned base URL. Tests hold a [`FakeFacebook`] to choose who signs in, to mint user access
 //! tokens for the native flow and to script what goes wrong; the handlers live in `routes`.
 
@@ -89,6 +89,8 @@ pub struct CodeExchange {
     pub code: String,
     /// Whether `client_secret` was [`FakeFacebook::APP_SECRET`] (the secret itself is not kept).
     pub client_secret_ok: bool,
+    /// `code_verifier` (PKCE), if sent.
+    pub code_verifier: Option<String>,
 }
 
 /// Rewrites the `data` object of `debug_token` answers.
@@ -106,6 +108,8 @@ struct Shared {
 struct State {
     user: FakeFacebookUser,
     deny: bool,
+    /// Whether the dialog refuses a request without a PKCE `code_challenge`.
+    require_pkce: bool,
     tamper: Option<Tamper>,
     failures: HashMap<FacebookEndpoint, Failure>,
     requests: HashMap<FacebookEndpoint, usize>,
@@ -122,6 +126,9 @@ struct Grant {
     user: FakeFacebookUser,
     /// Exactly as the dialog received it: the exchange must send the same string.
     redirect_uri: String,
+    /// `code_challenge` and its method (`S256` or `plain`), if the dialog was given one: the
+    /// exchange must then send the matching `code_verifier`.
+    code_challenge: Option<(String, String)>,
     expires_at: Instant,
     used: bool,
 }
@@ -260,6 +267,13 @@ impl FakeFacebook {
     /// `error_code`, `error_description`, `error_reason`) as if the person had cancelled.
     pub fn set_deny(&self, deny: bool) {
         self.shared.lock().deny = deny;
+    }
+
+    /// While `true`, the dialog refuses a request without a PKCE `code_challenge` (redirecting
+    /// back with `error=invalid_request`), as Facebook would for an app that must use PKCE.
+    /// Codes the dialog issued with a challenge always need the matching `code_verifier`.
+    pub fn set_require_pkce(&self, require: bool) {
+        self.shared.lock().require_pkce = require;
     }
 
     /// A valid user access token for `user` issued to [`APP_ID`](Self::APP_ID), as the

@@ -1,7 +1,7 @@
 //! The fake Facebook's HTTP handlers. Each one first counts its request and plays any scripted
 //! [`Failure`](crate::Failure); then they answer as Facebook does, errors included
 //! (`{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`), strictly enough
-//! (single-use codes, exact `redirect_uri`, app token, `appsecret_proof`) that a client which
+//! (single-use codes, exact `redirect_uri`, PKCE, app token, `appsecret_proof`) that a client which
 //! gets the flow wrong fails here as it would against Facebook.
 
 use std::collections::HashMap;
@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use url::{Url, form_urlencoded};
 
 use super::{
@@ -112,7 +115,31 @@ async fn dialog(shared: web::Data<Shared>, request: HttpRequest) -> HttpResponse
     else {
         return HttpResponse::BadRequest().body("URL blocked: missing or invalid redirect_uri.");
     };
-    if shared.lock().deny {
+    let code_challenge = param("code_challenge").map(|challenge| {
+        (
+            challenge.to_owned(),
+            param("code_challenge_method").unwrap_or("plain").to_owned(),
+        )
+    });
+    let (deny, require_pkce) = {
+        let state = shared.lock();
+        (state.deny, state.require_pkce)
+    };
+    let pkce_refused = match &code_challenge {
+        None => require_pkce,
+        Some((_, method)) => method != "S256" && method != "plain",
+    };
+    if pkce_refused {
+        redirect
+            .query_pairs_mut()
+            .append_pair("error", "invalid_request")
+            .append_pair("error_code", "100")
+            .append_pair(
+                "error_description",
+                "Invalid code_challenge or code_challenge_method",
+            )
+            .append_pair("error_reason", "invalid_pkce");
+    } else if deny {
         redirect
             .query_pairs_mut()
             .append_pair("error", "access_denied")
@@ -127,6 +154,7 @@ async fn dialog(shared: web::Data<Shared>, request: HttpRequest) -> HttpResponse
         let grant = Grant {
             user: state.user.clone(),
             redirect_uri: raw_redirect,
+            code_challenge,
             expires_at: Instant::now() + CODE_LIFETIME,
             used: false,
         };
@@ -158,6 +186,7 @@ async fn exchange(
         code: field("code"),
         client_secret_ok: params.get("client_secret").map(String::as_str)
             == Some(FakeFacebook::APP_SECRET),
+        code_verifier: params.get("code_verifier").cloned(),
     };
     shared.lock().last_code_exchange = Some(received.clone());
 
@@ -189,6 +218,18 @@ async fn exchange(
                 "Error validating verification code. Please make sure your redirect_uri is \
                  identical to the one you used in the OAuth dialog request",
             );
+        }
+        if let Some((challenge, method)) = &grant.code_challenge {
+            let derived = received.code_verifier.as_deref().map(|verifier| {
+                if method == "S256" {
+                    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+                } else {
+                    verifier.to_owned()
+                }
+            });
+            if derived.as_ref() != Some(challenge) {
+                return code_error(36008, "Invalid code verifier.");
+            }
         }
         grant.user.clone()
     };

@@ -160,6 +160,7 @@ async fn the_dialog_code_exchanges_for_a_user_token_of_the_dialogs_user() {
             redirect_uri: REDIRECT_URI.into(),
             code,
             client_secret_ok: true,
+            code_verifier: None,
         }
     );
     let (status, user) = me_with_proof(&fake, token).await;
@@ -201,6 +202,65 @@ async fn a_redirect_uri_other_than_the_dialogs_is_refused() {
             "{other}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_code_issued_with_a_pkce_challenge_needs_the_matching_verifier() {
+    let fake = FakeFacebook::start();
+    // RFC 7636 appendix B's example verifier and challenge.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let pkce = [
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ];
+    for wrong in [
+        None,
+        Some("another-verifier-that-is-long-enough-0123456789"),
+    ] {
+        let code = query_param(&dialog_with(&fake, &pkce).await, "code").unwrap();
+        let overrides: Vec<(&str, &str)> =
+            wrong.map(|v| ("code_verifier", v)).into_iter().collect();
+        let answer = exchange(&fake, &code, &overrides).await;
+        assert_graph_error(&answer, "OAuthException", 100);
+        assert_eq!(
+            fake.last_code_exchange().unwrap().code_verifier.as_deref(),
+            wrong
+        );
+    }
+    let code = query_param(&dialog_with(&fake, &pkce).await, "code").unwrap();
+    let (status, body) = exchange(&fake, &code, &[("code_verifier", verifier)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn set_require_pkce_makes_the_dialog_refuse_a_request_without_a_challenge() {
+    let fake = FakeFacebook::start();
+    fake.set_require_pkce(true);
+    let back = dialog_with(&fake, &[]).await;
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(query_param(&back, "code"), None);
+    assert_eq!(query_param(&back, "state").as_deref(), Some("the-state"));
+    let back = dialog_with(
+        &fake,
+        &[("code_challenge", "c"), ("code_challenge_method", "S512")],
+    )
+    .await;
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("invalid_request")
+    );
+    let back = dialog_with(
+        &fake,
+        &[("code_challenge", "c"), ("code_challenge_method", "S256")],
+    )
+    .await;
+    assert!(query_param(&back, "code").is_some(), "{back}");
 }
 
 #[tokio::test]

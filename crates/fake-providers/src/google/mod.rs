@@ -126,6 +126,8 @@ struct State {
     current_key: usize,
     tamper: Option<Tamper>,
     jwks_extra: Vec<Value>,
+    /// The `max-age` the JWKS is served with; `None`: no `Cache-Control` header.
+    jwks_max_age: Option<u64>,
     failures: HashMap<Endpoint, Failure>,
     requests: HashMap<Endpoint, usize>,
     last_token_request: Option<TokenRequest>,
@@ -185,6 +187,8 @@ impl FakeGoogle {
     pub const CLIENT_ID: &'static str = "fake-google-client-id.apps.googleusercontent.com";
     /// The client secret the fake accepts.
     pub const CLIENT_SECRET: &'static str = "fake-google-client-secret";
+    /// The `max-age` the JWKS is served with until a test sets another (Google's is hours).
+    pub const JWKS_MAX_AGE: u64 = 19_008;
 
     /// Starts a fake on `127.0.0.1` and a free port; returns once it accepts connections.
     /// Works from sync code and from inside an async runtime (it runs on its own thread).
@@ -211,7 +215,10 @@ impl FakeGoogle {
         let shared = Arc::new(Shared {
             issuer: format!("http://{}", listener.local_addr()?),
             keys: Keys::load()?,
-            state: Mutex::default(),
+            state: Mutex::new(State {
+                jwks_max_age: Some(Self::JWKS_MAX_AGE),
+                ..State::default()
+            }),
         });
         let data = web::Data::from(Arc::clone(&shared));
         let server = Running::serve(listener, move |config| {
@@ -300,6 +307,13 @@ impl FakeGoogle {
     /// must skip. Replaces the previous extras.
     pub fn set_jwks_extra(&self, keys: Vec<Value>) {
         self.shared.lock().jwks_extra = keys;
+    }
+
+    /// Serves the JWKS with `Cache-Control: public, max-age=SECONDS, must-revalidate,
+    /// no-transform`, as Google does (`None`: without `Cache-Control`). Until set:
+    /// [`JWKS_MAX_AGE`](Self::JWKS_MAX_AGE).
+    pub fn set_jwks_max_age(&self, seconds: Option<u64>) {
+        self.shared.lock().jwks_max_age = seconds;
     }
 
     /// Makes `endpoint` answer with `failure` instead of normally (`None`: normal again).

@@ -87,7 +87,14 @@ async fn jwks(shared: web::Data<Shared>) -> HttpResponse {
     if let Some(failure) = shared.begin(Endpoint::Jwks).await {
         return failure;
     }
-    HttpResponse::Ok().json(jwks_document(&shared))
+    let mut response = HttpResponse::Ok();
+    if let Some(seconds) = shared.lock().jwks_max_age {
+        response.insert_header((
+            CACHE_CONTROL,
+            format!("public, max-age={seconds}, must-revalidate, no-transform"),
+        ));
+    }
+    response.json(jwks_document(&shared))
 }
 
 /// Signs the person in at once (no consent page) and redirects back with a code, or with

@@ -153,6 +153,31 @@ async fn the_discovery_document_has_googles_shape_and_points_at_the_fake() {
 }
 
 #[tokio::test]
+async fn the_jwks_is_served_with_the_max_age_a_test_sets_like_google_s() {
+    let fake = FakeGoogle::start();
+    let cache_control = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("cache-control")
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    let response = client().get(fake.url(Endpoint::Jwks)).send().await.unwrap();
+    assert_eq!(
+        cache_control(&response).as_deref(),
+        Some("public, max-age=19008, must-revalidate, no-transform")
+    );
+    fake.set_jwks_max_age(Some(5));
+    let response = client().get(fake.url(Endpoint::Jwks)).send().await.unwrap();
+    assert_eq!(
+        cache_control(&response).as_deref(),
+        Some("public, max-age=5, must-revalidate, no-transform")
+    );
+    fake.set_jwks_max_age(None);
+    let response = client().get(fake.url(Endpoint::Jwks)).send().await.unwrap();
+    assert_eq!(cache_control(&response), None);
+}
+
+#[tokio::test]
 async fn the_jwks_publishes_the_current_rsa_key_and_the_extra_keys() {
     let fake = FakeGoogle::start();
     let extra = json!({"kty": "oct", "kid": "a-symmetric-key", "k": "c2VjcmV0"});
