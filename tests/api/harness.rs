@@ -195,8 +195,12 @@ pub fn zeropass_command(directory: &TempDir, variables: &[(&str, &str)]) -> Comm
 
 /// Runs `zeropass` with exactly these variables until it exits (bounded); returns its status and stderr.
 pub fn run_to_exit(variables: &[(&str, &str)]) -> (ExitStatus, String) {
-    let directory = tempfile::tempdir().unwrap();
-    let mut child = zeropass_command(&directory, variables)
+    run_to_exit_in(&tempfile::tempdir().unwrap(), variables)
+}
+
+/// [`run_to_exit`] in `directory` (for instance one holding a `.env`).
+pub fn run_to_exit_in(directory: &TempDir, variables: &[(&str, &str)]) -> (ExitStatus, String) {
+    let mut child = zeropass_command(directory, variables)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -13,4 +13,5 @@ mod harness;
 mod health;
 mod lifecycle;
 mod protection;
+mod startup;
 mod users;

@@ -6,6 +6,7 @@ use crate::bare_errors::{
 };
 use crate::metrics::{self, metrics_middleware};
 use crate::middleware;
+use crate::openapi;
 use crate::routes::{docs, health, sign_in, users};
 use crate::state::AppState;
 use actix_web::body::MessageBody;
@@ -58,5 +59,6 @@ fn routes(config: &mut web::ServiceConfig) {
         .service(web::resource("/auth/facebook/start").get(sign_in::facebook_start))
         .service(web::resource("/auth/facebook/callback").get(sign_in::facebook_callback))
         .service(web::resource("/auth/facebook/token").post(sign_in::facebook_token))
+        .service(web::resource(docs::OPENAPI_JSON).get(openapi::openapi_json))
         .configure(docs::configure);
 }
