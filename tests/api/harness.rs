@@ -123,6 +123,20 @@ impl TestServer {
         self.logs.lock().unwrap().clone()
     }
 
+    /// The log once a line containing `text` has arrived (lines written after the "listening"
+    /// line reach the reader thread a moment later); panics after `limit`.
+    pub fn log_once_it_contains(&self, text: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let logs = self.logs();
+            if logs.contains(text) {
+                return logs;
+            }
+            assert!(Instant::now() < deadline, "no {text:?} within {limit:?}:\n{logs}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The server's working directory.
     pub fn directory(&self) -> PathBuf {
         self.directory.path().to_path_buf()

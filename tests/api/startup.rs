@@ -5,6 +5,7 @@
 
 use crate::harness::{TestServer, client, run_to_exit_in};
 use std::collections::HashMap;
+use std::time::Duration;
 use zeropass_fake_providers::{FakeFacebook, FakeGoogle, instructions};
 
 /// The `export NAME=value` lines of what `fake-providers` prints, as the shell would read them
@@ -35,6 +36,9 @@ fn exported(printed: &str) -> HashMap<String, String> {
     variables
 }
 
+/// How long a log line may take to reach the test once written.
+const LOG_WAIT: Duration = Duration::from_secs(10);
+
 /// The lines of `logs` that mention `text`.
 fn lines_with<'a>(logs: &'a str, text: &str) -> Vec<&'a str> {
     logs.lines().filter(|line| line.contains(text)).collect()
@@ -64,10 +68,12 @@ async fn what_the_fake_providers_print_pasted_into_a_shell_configures_both_provi
     assert!(lines_with(&logs, "does not know").is_empty(), "{logs}");
 }
 
-#[tokio::test]
-async fn the_start_up_log_gives_the_docs_url_without_actix_chatter() {
-    let server = TestServer::start();
-    let logs = server.logs();
+#[test]
+fn the_start_up_log_gives_the_docs_url_without_actix_chatter() {
+    let mut server = TestServer::start();
+    // Everything the process wrote, up to its last line: actix's lines come once it runs.
+    assert!(server.terminate().success());
+    let logs = server.log_once_it_contains("stopped", LOG_WAIT);
     assert_eq!(
         lines_with(&logs, "API docs at http://zeropass.test/docs").len(),
         1,
@@ -77,16 +83,12 @@ async fn the_start_up_log_gives_the_docs_url_without_actix_chatter() {
     assert!(lines_with(&logs, "workers").is_empty(), "{logs}");
 
     let asked = TestServer::start_with(&[("RUST_LOG", "info,actix_server=info")]);
-    assert!(
-        !lines_with(&asked.logs(), "actix_server").is_empty(),
-        "RUST_LOG naming actix_server shows its lines: {}",
-        asked.logs()
-    );
+    asked.log_once_it_contains("actix_server", LOG_WAIT);
 }
 
 #[tokio::test]
 async fn without_providers_start_up_warns_once_and_refused_sign_ins_are_no_errors() {
-    let server = TestServer::start();
+    let mut server = TestServer::start();
     for provider in ["google", "facebook"] {
         let response = client()
             .get(server.url(&format!("/auth/{provider}/start")))
@@ -95,7 +97,8 @@ async fn without_providers_start_up_warns_once_and_refused_sign_ins_are_no_error
             .unwrap();
         assert_eq!(response.status(), 503);
     }
-    let logs = server.logs();
+    assert!(server.terminate().success());
+    let logs = server.log_once_it_contains("stopped", LOG_WAIT);
     let warnings = lines_with(&logs, "no sign-in provider is configured");
     assert_eq!(warnings.len(), 1, "{logs}");
     assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
