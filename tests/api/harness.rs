@@ -132,7 +132,10 @@ impl TestServer {
             if logs.contains(text) {
                 return logs;
             }
-            assert!(Instant::now() < deadline, "no {text:?} within {limit:?}:\n{logs}");
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} within {limit:?}:\n{logs}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

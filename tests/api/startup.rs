@@ -27,7 +27,10 @@ fn exported(printed: &str) -> HashMap<String, String> {
         let value = match value.strip_prefix('\'') {
             Some(quoted) => quoted.strip_suffix('\'').unwrap().replace(r"'\''", "'"),
             None => {
-                assert!(!value.contains([' ', '$', '"', '\'', '`', ';', '&']), "{line:?}");
+                assert!(
+                    !value.contains([' ', '$', '"', '\'', '`', ';', '&']),
+                    "{line:?}"
+                );
                 value.to_owned()
             }
         };
@@ -62,8 +65,16 @@ async fn what_the_fake_providers_print_pasted_into_a_shell_configures_both_provi
         assert_eq!(start.status(), 302, "{provider} is not configured");
     }
     let logs = server.logs();
-    assert_eq!(lines_with(&logs, "Google sign-in configured").len(), 1, "{logs}");
-    assert_eq!(lines_with(&logs, "Facebook sign-in configured").len(), 1, "{logs}");
+    assert_eq!(
+        lines_with(&logs, "Google sign-in configured").len(),
+        1,
+        "{logs}"
+    );
+    assert_eq!(
+        lines_with(&logs, "Facebook sign-in configured").len(),
+        1,
+        "{logs}"
+    );
     assert!(lines_with(&logs, "not configured").is_empty(), "{logs}");
     assert!(lines_with(&logs, "does not know").is_empty(), "{logs}");
 }

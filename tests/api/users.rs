@@ -74,7 +74,9 @@ async fn the_bearer_scheme_is_case_insensitive() {
 #[tokio::test]
 async fn a_doubled_bearer_scheme_is_refused_with_a_detail_that_says_so() {
     let server = TestServer::start();
-    let user = server.create_user("swagger@example.com", Provider::Google).await;
+    let user = server
+        .create_user("swagger@example.com", Provider::Google)
+        .await;
     let doubled = format!("Bearer Bearer {}", token_for(&user));
     let body = assert_unauthorized(get_me(&server, Some(&doubled)).await, "invalid_token").await;
     let detail = body["detail"].as_str().unwrap();

@@ -7,7 +7,10 @@ use crate::{FakeFacebook, FakeGoogle};
 
 /// The variables that point zeropass at these fakes, both providers.
 #[must_use]
-pub fn zeropass_environment(google: &FakeGoogle, facebook: &FakeFacebook) -> Vec<(&'static str, String)> {
+pub fn zeropass_environment(
+    google: &FakeGoogle,
+    facebook: &FakeFacebook,
+) -> Vec<(&'static str, String)> {
     vec![
         ("GOOGLE_ISSUER_URL", google.issuer()),
         ("GOOGLE_CLIENT_ID", FakeGoogle::CLIENT_ID.to_owned()),
@@ -59,7 +62,10 @@ mod tests {
 
     #[test]
     fn only_values_with_shell_characters_are_quoted() {
-        assert_eq!(shell_quoted("http://127.0.0.1:9001"), "http://127.0.0.1:9001");
+        assert_eq!(
+            shell_quoted("http://127.0.0.1:9001"),
+            "http://127.0.0.1:9001"
+        );
         assert_eq!(shell_quoted("a b"), "'a b'");
         assert_eq!(shell_quoted("$HOME"), "'$HOME'");
         assert_eq!(shell_quoted("it's"), r"'it'\''s'");

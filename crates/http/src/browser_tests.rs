@@ -246,7 +246,10 @@ async fn a_matching_callback_answers_the_token_and_clears_the_cookie() {
     assert_eq!(answer.body["access_token"], "issued.access.token");
     assert_eq!(answer.body["user"]["email"], "alice@example.com");
     let removal = answer.set_cookie.unwrap();
-    assert_eq!((removal.name(), removal.value()), ("__Host-zeropass_flow", ""));
+    assert_eq!(
+        (removal.name(), removal.value()),
+        ("__Host-zeropass_flow", "")
+    );
     assert!(removal.max_age().is_some_and(|age| age.is_zero()) || removal.expires().is_some());
 }
 

@@ -569,7 +569,10 @@ mod tests {
         let asked = asked.into_inner();
         assert!(asked.len() >= 20, "{asked:?}");
         for name in &asked {
-            assert!(KNOWN_VARIABLES.contains(&name.as_str()), "{name} is read but not listed");
+            assert!(
+                KNOWN_VARIABLES.contains(&name.as_str()),
+                "{name} is read but not listed"
+            );
         }
     }
 

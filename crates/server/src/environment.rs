@@ -105,10 +105,7 @@ impl Environment {
 
 /// Every name of `.env` that is not known, then every zeropass-looking name of the environment
 /// (prefix, or within suggestion distance of a known name) that is not known and not from `.env`.
-fn unknown_names(
-    dotenv: &[String],
-    environment: impl Iterator<Item = String>,
-) -> Vec<UnknownName> {
+fn unknown_names(dotenv: &[String], environment: impl Iterator<Item = String>) -> Vec<UnknownName> {
     let mut unknown: Vec<UnknownName> = dotenv
         .iter()
         .filter(|name| !KNOWN_VARIABLES.contains(&name.as_str()))
@@ -202,7 +199,10 @@ mod tests {
         assert_eq!(nearest_known("JWT_SECERT"), Some("JWT_SECRET"));
         assert_eq!(nearest_known("jwt_secret"), Some("JWT_SECRET"));
         assert_eq!(nearest_known("GOOGLE_CLIENT"), Some("GOOGLE_CLIENT_ID"));
-        assert_eq!(nearest_known("FACEBOOK_APP_SECRETS"), Some("FACEBOOK_APP_SECRET"));
+        assert_eq!(
+            nearest_known("FACEBOOK_APP_SECRETS"),
+            Some("FACEBOOK_APP_SECRET")
+        );
         assert_eq!(nearest_known("DATABASE"), None);
         assert_eq!(nearest_known("PATH"), None);
         assert_eq!(nearest_known("HOME"), None);
@@ -249,6 +249,9 @@ mod tests {
         assert_eq!(error.variable, ".env");
         let message = error.to_string();
         assert!(!message.contains("never closed"), "{message}");
-        assert!(message.contains("after the one setting BIND_ADDR"), "{message}");
+        assert!(
+            message.contains("after the one setting BIND_ADDR"),
+            "{message}"
+        );
     }
 }

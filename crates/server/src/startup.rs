@@ -184,7 +184,8 @@ fn identity_providers(config: &Config) -> Result<Vec<Arc<dyn IdentityProvider>>,
 /// requests it refuses are only logged at debug level. With none at all every `/auth/*`
 /// endpoint answers 503, which deserves a warning.
 fn announce_unconfigured(google: bool, facebook: bool) {
-    const GOOGLE: &str = "Google sign-in not configured (set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET)";
+    const GOOGLE: &str =
+        "Google sign-in not configured (set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET)";
     const FACEBOOK: &str =
         "Facebook sign-in not configured (set FACEBOOK_APP_ID and FACEBOOK_APP_SECRET)";
     match (google, facebook) {

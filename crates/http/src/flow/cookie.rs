@@ -134,7 +134,11 @@ impl FlowCookie {
 
 /// The cookie's name: `__Host-` prefixed over https.
 fn cookie_name(secure: bool) -> &'static str {
-    if secure { HOST_FLOW_COOKIE } else { FLOW_COOKIE }
+    if secure {
+        HOST_FLOW_COOKIE
+    } else {
+        FLOW_COOKIE
+    }
 }
 
 fn base_cookie(value: String, secure: bool) -> actix_web::cookie::CookieBuilder<'static> {
@@ -239,7 +243,10 @@ mod tests {
         assert_eq!(sealed.path(), Some("/auth/"));
         assert_eq!(sealed.secure(), Some(false));
         let removal = FlowCookie::removal(false);
-        assert_eq!((removal.name(), removal.path()), ("zeropass_flow", Some("/auth/")));
+        assert_eq!(
+            (removal.name(), removal.path()),
+            ("zeropass_flow", Some("/auth/"))
+        );
         let removal = FlowCookie::removal(true);
         assert_eq!(
             (removal.name(), removal.path(), removal.secure()),
@@ -255,6 +262,9 @@ mod tests {
             .seal(&key, false)
             .unwrap();
         let opened = FlowCookie::open(&request_with(plain), &key, true, Provider::Google, 1000);
-        assert_eq!(opened.map(|_| ()).map_err(|e| e.code()), Err("invalid_state"));
+        assert_eq!(
+            opened.map(|_| ()).map_err(|e| e.code()),
+            Err("invalid_state")
+        );
     }
 }
