@@ -14,9 +14,10 @@ USERS=10000
 DURATION=10
 ROUNDS=3
 CONNECTIONS=64
+QUICK=no
 while (($#)); do
     case "$1" in
-        --quick) USERS=300; DURATION=3; ROUNDS=1; shift ;;
+        --quick) USERS=300; DURATION=3; ROUNDS=1; QUICK=yes; shift ;;
         --users) USERS="$2"; shift 2 ;;
         --duration) DURATION="$2"; shift 2 ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
@@ -240,7 +241,15 @@ TPB=$(median "${TPB_ALL[@]}")
 
 # ---- report ---------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
-check() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "ok" : "MISSED" }'; }
+# check VALUE OP TARGET: the verdict. A quick run (one 3 s round on a machine CI shares) proves
+# that the benchmark runs, not whether a target is met: its verdicts are only informational.
+check() {
+    if [[ $QUICK == yes ]]; then
+        awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "(within; informational, quick run)" : "(below; informational, quick run)" }'
+    else
+        awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "ok" : "MISSED" }'
+    fi
+}
 TP=$(median "${TP_ALL[@]}"); P99R=$(median "${P99R_ALL[@]}")
 RET=$(ratio "$SI_returning_rate" "$CE_RPS"); NEW=$(ratio "$SI_new_rate" "$CE_RPS")
 RETB=$(ratio "$SI_returning_rate" "$CB_RPS"); NEWB=$(ratio "$SI_new_rate" "$CB_RPS")
@@ -287,6 +296,7 @@ if ((USERS >= 1000000)); then
 fi
 [[ $HWM_RESET == yes ]] || echo "note: could not reset VmHWM; the load peak includes start-up"
 echo "(absolute figures move from run to run on shared machines; compare the ratios)"
+[[ $QUICK == no ]] || echo "(quick run: one short round, verdicts informational only; the figures of record come from a full run, see docs/performance.md)"
 }
 
 ((ZP_BAD == 0 && CE_BAD == 0 && CB_BAD == 0)) || { echo "run.sh: some /users/me requests failed" >&2; exit 1; }

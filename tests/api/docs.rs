@@ -30,6 +30,7 @@ async fn the_openapi_document_lists_every_contract_endpoint() {
         ("/users/me", "delete"),
         ("/openapi.json", "get"),
         ("/docs", "get"),
+        ("/", "get"),
     ];
     for (path, method) in expected {
         assert!(
@@ -96,4 +97,12 @@ async fn the_docs_page_and_all_its_assets_are_served_locally() {
         .await
         .unwrap();
     assert!(initializer.contains("/openapi.json"), "{initializer}");
+}
+
+#[tokio::test]
+async fn the_servers_root_sends_a_visitor_to_the_docs() {
+    let server = TestServer::start();
+    let response = client().get(server.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], "/docs");
 }

@@ -133,6 +133,23 @@ impl TestServer {
         self.logs.lock().unwrap().clone()
     }
 
+    /// The log once a line containing `text` has arrived (lines written after the "listening"
+    /// line reach the reader thread a moment later); panics after `limit`.
+    pub fn log_once_it_contains(&self, text: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let logs = self.logs();
+            if logs.contains(text) {
+                return logs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} within {limit:?}:\n{logs}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The server's working directory.
     pub fn directory(&self) -> PathBuf {
         self.directory.path().to_path_buf()
@@ -216,8 +233,12 @@ pub fn zeropass_command(directory: &TempDir, variables: &[(&str, &str)]) -> Comm
 
 /// Runs `zeropass` with exactly these variables until it exits (bounded); returns its status and stderr.
 pub fn run_to_exit(variables: &[(&str, &str)]) -> (ExitStatus, String) {
-    let directory = tempfile::tempdir().unwrap();
-    let mut child = zeropass_command(&directory, variables)
+    run_to_exit_in(&tempfile::tempdir().unwrap(), variables)
+}
+
+/// [`run_to_exit`] in `directory` (for instance one holding a `.env`).
+pub fn run_to_exit_in(directory: &TempDir, variables: &[(&str, &str)]) -> (ExitStatus, String) {
+    let mut child = zeropass_command(directory, variables)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

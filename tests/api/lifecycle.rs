@@ -71,6 +71,19 @@ fn wrong_values_are_refused_naming_their_variable() {
     );
 }
 
+#[test]
+fn a_database_in_a_missing_directory_is_refused_naming_that_directory() {
+    let (status, stderr) = run_to_exit(&[
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("DATABASE_URL", "sqlite:///nonexistent-dir/sub/z.db"),
+    ]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("DATABASE_URL") && stderr.contains("'/nonexistent-dir/sub' does not exist"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn with_no_configuration_it_creates_its_database_and_warns_about_the_random_key() {
     // Only the port is chosen (the default 8080 may be taken on a shared machine).

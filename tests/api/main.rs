@@ -15,4 +15,5 @@ mod harness;
 mod health;
 mod lifecycle;
 mod protection;
+mod startup;
 mod users;

@@ -30,7 +30,7 @@ async fn get_me(server: &TestServer, authorization: Option<&str>) -> reqwest::Re
     request.send().await.unwrap()
 }
 
-async fn assert_unauthorized(response: reqwest::Response, code: &str) {
+async fn assert_unauthorized(response: reqwest::Response, code: &str) -> Value {
     let challenge = response
         .headers()
         .get("www-authenticate")
@@ -41,7 +41,7 @@ async fn assert_unauthorized(response: reqwest::Response, code: &str) {
             .is_some_and(|c| c.starts_with("Bearer")),
         "challenge: {challenge:?}"
     );
-    assert_problem(response, 401, code).await;
+    assert_problem(response, 401, code).await
 }
 
 #[tokio::test]
@@ -69,6 +69,19 @@ async fn the_bearer_scheme_is_case_insensitive() {
         .await;
     let response = get_me(&server, Some(&format!("bEaReR {}", token_for(&user)))).await;
     assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_doubled_bearer_scheme_is_refused_with_a_detail_that_says_so() {
+    let server = TestServer::start();
+    let user = server
+        .create_user("swagger@example.com", Provider::Google)
+        .await;
+    let doubled = format!("Bearer Bearer {}", token_for(&user));
+    let body = assert_unauthorized(get_me(&server, Some(&doubled)).await, "invalid_token").await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("Bearer scheme twice"), "{detail}");
+    assert!(!detail.contains(&token_for(&user)[..20]), "{detail}");
 }
 
 #[tokio::test]

@@ -8,9 +8,11 @@
 pub mod facebook;
 mod failure;
 pub mod google;
+mod instructions;
 mod random;
 mod server;
 
 pub use facebook::{CodeExchange, FacebookEndpoint, FakeFacebook, FakeFacebookUser};
 pub use failure::Failure;
 pub use google::{ClientAuth, Endpoint, FakeGoogle, FakeGoogleUser, TokenRequest};
+pub use instructions::{instructions, zeropass_environment};

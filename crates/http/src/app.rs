@@ -7,6 +7,7 @@ use crate::bare_errors::{
 };
 use crate::metrics::{self, Metrics, metrics_middleware};
 use crate::middleware;
+use crate::openapi;
 use crate::routes::{docs, health, sign_in, token, users};
 use crate::state::AppState;
 use actix_web::body::MessageBody;
@@ -93,5 +94,6 @@ fn routes(config: &mut web::ServiceConfig, serves_metrics: bool) {
                 .service(web::resource("/facebook/token").post(sign_in::facebook_token))
                 .service(web::resource("/token").post(token::code_token)),
         )
+        .service(web::resource(docs::OPENAPI_JSON).get(openapi::openapi_json))
         .configure(docs::configure);
 }

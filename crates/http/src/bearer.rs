@@ -62,6 +62,11 @@ fn bearer_token(request: &HttpRequest) -> Result<BearerToken, ApiError> {
         return Err(ApiError::MissingToken);
     }
     let token = credentials.trim_ascii();
+    if let Some((repeated, _)) = token.split_once_at_space()
+        && repeated.eq_ignore_ascii_case(b"bearer")
+    {
+        return Err(ApiError::RepeatedBearerScheme);
+    }
     // token68 (RFC 9110 §11.2) is visible ASCII: no spaces, controls or bytes past 0x7e.
     if token.is_empty() || !token.iter().all(|b| (0x21..=0x7e).contains(b)) {
         return Err(ApiError::InvalidToken(
@@ -126,6 +131,29 @@ mod tests {
         assert_eq!(extract(Some("Bearer caf\u{e9}")), Err("invalid_token"));
         let too_long = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_HEADER_BYTES));
         assert_eq!(extract(Some(&too_long)), Err("invalid_token"));
+    }
+
+    #[test]
+    fn a_repeated_bearer_scheme_is_refused_with_its_own_explanation() {
+        for value in ["Bearer Bearer abc.def.ghi", "bearer BEARER  abc.def.ghi"] {
+            let request = TestRequest::default()
+                .insert_header((header::AUTHORIZATION, value))
+                .to_http_request();
+            let error = bearer_token(&request).map(|_| ()).unwrap_err();
+            assert_eq!(error.code(), "invalid_token", "{value}");
+            assert!(
+                error.problem().detail.contains("Bearer scheme twice"),
+                "{value}: {}",
+                error.problem().detail
+            );
+        }
+        assert!(
+            !ApiError::InvalidToken("x".into())
+                .problem()
+                .detail
+                .contains("twice"),
+            "only the repeated scheme is explained so"
+        );
     }
 
     #[test]

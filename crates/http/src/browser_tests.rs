@@ -187,10 +187,10 @@ async fn start_redirects_to_the_provider_with_fresh_secrets_and_sets_the_sealed_
         query_value(&second.location, "nonce")
     );
     let cookie = first.set_cookie.unwrap();
-    assert_eq!(cookie.name(), "zeropass_flow");
+    assert_eq!(cookie.name(), "__Host-zeropass_flow");
     assert_eq!(
         (cookie.http_only(), cookie.secure(), cookie.path()),
-        (Some(true), Some(true), Some("/auth/"))
+        (Some(true), Some(true), Some("/"))
     );
     assert_eq!(cookie.same_site(), Some(actix_web::cookie::SameSite::Lax));
     assert!(
@@ -246,7 +246,10 @@ async fn a_matching_callback_answers_the_token_and_clears_the_cookie() {
     assert_eq!(answer.body["access_token"], "issued.access.token");
     assert_eq!(answer.body["user"]["email"], "alice@example.com");
     let removal = answer.set_cookie.unwrap();
-    assert_eq!((removal.name(), removal.value()), ("zeropass_flow", ""));
+    assert_eq!(
+        (removal.name(), removal.value()),
+        ("__Host-zeropass_flow", "")
+    );
     assert!(removal.max_age().is_some_and(|age| age.is_zero()) || removal.expires().is_some());
 }
 
@@ -285,7 +288,7 @@ async fn a_state_mismatch_or_a_missing_cookie_is_400_and_the_provider_is_never_c
         TestRequest::get().uri(&format!("/auth/google/callback?code=good&state={state}")),
         TestRequest::get()
             .uri(&format!("/auth/google/callback?code=good&state={state}"))
-            .cookie(Cookie::new("zeropass_flow", "forged")),
+            .cookie(Cookie::new("__Host-zeropass_flow", "forged")),
     ] {
         let answer = send!(service, request);
         assert_eq!(

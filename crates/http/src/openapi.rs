@@ -1,4 +1,7 @@
-//! The OpenAPI document, assembled from the `#[utoipa::path]` annotations beside each handler.
+//! The OpenAPI document, assembled from the `#[utoipa::path]` annotations beside each handler,
+//! and `GET /openapi.json`, which serves it. This module gathers the handlers; none of them
+//! needs it (the Swagger UI in `routes::docs` only knows the document's URL), so no import
+//! circle.
 
 use crate::dto::{
     CodeTokenRequest, FacebookTokenRequest, GoogleTokenRequest, HealthReport, ProviderName,
@@ -7,6 +10,8 @@ use crate::dto::{
 use crate::metrics;
 use crate::problem::Problem;
 use crate::routes::{docs, health, sign_in, token, users};
+use actix_web::HttpResponse;
+use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -30,8 +35,9 @@ use utoipa::{Modify, OpenApi};
         token::code_token,
         users::get_me,
         users::delete_me,
-        docs::openapi_json,
+        openapi_json,
         docs::docs_page,
+        docs::root,
     ),
     components(schemas(Problem, UserResponse, TokenResponse, GoogleTokenRequest, FacebookTokenRequest, CodeTokenRequest, HealthReport, ProviderName)),
     modifiers(&BearerSecurity),
@@ -55,4 +61,19 @@ impl Modify for BearerSecurity {
             .get_or_insert_with(Default::default)
             .add_security_scheme("bearer", SecurityScheme::Http(scheme));
     }
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "OpenAPI 3 document.", content_type = "application/json", body = Object))
+)]
+pub async fn openapi_json() -> HttpResponse {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default());
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document.as_str())
 }

@@ -62,6 +62,11 @@ pub enum ApiError {
     /// 401 `invalid_token`: the bearer token is malformed, not ours, expired, or its user is gone.
     #[error("invalid bearer token: {0}")]
     InvalidToken(String),
+    /// 401 `invalid_token`: `Authorization: Bearer Bearer …` — a client (Swagger UI's
+    /// *Authorize* dialog is one) added the scheme to a value that already had it. Its own
+    /// variant so that the detail can say so.
+    #[error("invalid bearer token: the Bearer scheme appears twice")]
+    RepeatedBearerScheme,
     /// 401 `invalid_id_token`: the provider's id_token failed verification.
     #[error("invalid id_token: {0}")]
     InvalidIdToken(String),
@@ -129,7 +134,7 @@ impl ApiError {
             Self::RedirectUriNotAllowed => "redirect_uri_not_allowed",
             Self::AccessDenied => "access_denied",
             Self::MissingToken => "missing_token",
-            Self::InvalidToken(_) => "invalid_token",
+            Self::InvalidToken(_) | Self::RepeatedBearerScheme => "invalid_token",
             Self::InvalidIdToken(_) => "invalid_id_token",
             Self::InvalidAccessToken(_) => "invalid_access_token",
             Self::InvalidGrant(_) | Self::CodeRefused(_) => "invalid_grant",
@@ -157,7 +162,7 @@ impl ApiError {
             Self::RedirectUriNotAllowed => "Redirect URI not allowed",
             Self::AccessDenied => "Access denied",
             Self::MissingToken => "Missing access token",
-            Self::InvalidToken(_) => "Invalid access token",
+            Self::InvalidToken(_) | Self::RepeatedBearerScheme => "Invalid access token",
             Self::InvalidIdToken(_) => "Invalid id_token",
             Self::InvalidAccessToken(_) => "Invalid provider access token",
             Self::InvalidGrant(_) => "Authorization code refused",
@@ -189,6 +194,7 @@ impl ApiError {
             Self::AccessDenied => "The sign-in was not completed at the identity provider.".into(),
             Self::MissingToken => "This endpoint requires an `Authorization: Bearer <token>` header.".into(),
             Self::InvalidToken(_) => "The access token is invalid or has expired.".into(),
+            Self::RepeatedBearerScheme => "The Authorization header names the Bearer scheme twice (`Bearer Bearer <token>`): send `Bearer <token>`, or paste only the token where a tool adds `Bearer ` itself (Swagger UI's Authorize dialog does).".into(),
             Self::InvalidIdToken(_) => "The id_token could not be verified.".into(),
             Self::InvalidAccessToken(_) => "The provider access token is invalid, expired, or was not issued to this app.".into(),
             Self::InvalidGrant(_) => "The identity provider refused the authorization code.".into(),
@@ -223,7 +229,10 @@ impl ApiError {
     }
 
     fn log(&self) {
-        if self.status_code().is_server_error() {
+        if let Self::ProviderNotConfigured(_) = self {
+            // A configuration state, announced once at start-up, not a failure of this request.
+            tracing::debug!(code = self.code(), error = %self, "request refused");
+        } else if self.status_code().is_server_error() {
             tracing::error!(code = self.code(), error = %ErrorChain(self), "request failed");
         } else {
             tracing::debug!(code = self.code(), error = %self, "request refused");
@@ -241,6 +250,7 @@ impl ResponseError for ApiError {
             Self::AccessDenied
             | Self::MissingToken
             | Self::InvalidToken(_)
+            | Self::RepeatedBearerScheme
             | Self::InvalidIdToken(_)
             | Self::InvalidAccessToken(_)
             | Self::InvalidGrant(_)
@@ -269,7 +279,7 @@ impl ResponseError for ApiError {
             .content_type(PROBLEM_JSON)
             .insert_header((header::CACHE_CONTROL, "no-store"));
         match self {
-            Self::InvalidToken(_) => {
+            Self::InvalidToken(_) | Self::RepeatedBearerScheme => {
                 response.insert_header((header::WWW_AUTHENTICATE, INVALID_TOKEN_CHALLENGE));
             }
             _ if self.status_code() == StatusCode::UNAUTHORIZED => {

@@ -53,6 +53,37 @@ pub enum LogFormat {
     Json,
 }
 
+/// Every variable zeropass reads: the contract's (v0.1 and v0.2) and zeropass's own additions.
+/// The one list of them: a new variable is one more line here. A name in `.env`, or a
+/// zeropass-looking name in the environment, that is not on it draws a warning at start-up
+/// (`crate::environment`), and a unit test checks that [`Config::from_lookup`] reads no other.
+pub const KNOWN_VARIABLES: &[&str] = &[
+    "BIND_ADDR",
+    "PUBLIC_URL",
+    "DATABASE_URL",
+    "JWT_SECRET",
+    "JWT_TTL_SECONDS",
+    "JWT_ALGORITHM",
+    "JWT_KEY_ROTATION_DAYS",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_ISSUER_URL",
+    "GOOGLE_EXTRA_AUDIENCES",
+    "FACEBOOK_APP_ID",
+    "FACEBOOK_APP_SECRET",
+    "FACEBOOK_GRAPH_URL",
+    "FACEBOOK_DIALOG_URL",
+    "FACEBOOK_PKCE",
+    "ALLOWED_REDIRECT_URIS",
+    "RUST_LOG",
+    "LOG_FORMAT",
+    "METRICS_BIND_ADDR",
+    "TRUSTED_PROXIES",
+    "CORS_ALLOWED_ORIGINS",
+    "AUTH_RATE_LIMIT_PER_MINUTE",
+    "AUTH_RATE_LIMIT_BURST",
+];
+
 /// Default sustained sign-in requests per client and minute.
 pub const DEFAULT_AUTH_RATE_LIMIT_PER_MINUTE: u32 = 60;
 /// Default sign-in requests a client may make at once.
@@ -577,6 +608,24 @@ mod tests {
             "AUTH_RATE_LIMIT_BURST"
         );
         assert_eq!(error_of(&[("LOG_FORMAT", "xml")]).0, "LOG_FORMAT");
+    }
+
+    #[test]
+    fn every_variable_the_configuration_reads_is_a_known_one() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        Config::from_lookup(|name| {
+            asked.borrow_mut().push(name.to_owned());
+            None
+        })
+        .unwrap();
+        let asked = asked.into_inner();
+        assert!(asked.len() >= 20, "{asked:?}");
+        for name in &asked {
+            assert!(
+                KNOWN_VARIABLES.contains(&name.as_str()),
+                "{name} is read but not listed"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! variable at fault and exits with code 2 — never a backtrace.
 
 mod config;
+mod environment;
 mod startup;
 mod telemetry;
 
@@ -22,22 +23,10 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), config::ConfigError> {
-    load_dotenv()?;
+    let environment = environment::load()?;
     let config = config::Config::from_env()?;
     telemetry::init(&config.log_filter, config.log_format)
         .map_err(|problem| config::ConfigError::new("RUST_LOG", problem))?;
+    environment.warn_about_unknown_names();
     actix_web::rt::System::new().block_on(startup::serve(config))
-}
-
-/// Loads `.env` from the working directory when there is one; variables already set in the
-/// environment win. A `.env` that exists but cannot be read or parsed stops the start.
-fn load_dotenv() -> Result<(), config::ConfigError> {
-    match dotenvy::dotenv() {
-        Ok(_) => Ok(()),
-        Err(error) if error.not_found() => Ok(()),
-        Err(error) => Err(config::ConfigError::new(
-            ".env",
-            format!("cannot be read ({error})"),
-        )),
-    }
 }

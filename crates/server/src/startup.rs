@@ -113,6 +113,7 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
         );
     }
     tracing::info!(public_url = %config.public_url, "listening on http://{address}");
+    tracing::info!("API docs at {}/docs", config.public_url);
     let (served, metrics_served) = tokio::join!(server, async move {
         match metrics_server {
             Some(metrics_server) => metrics_server.await,
@@ -247,7 +248,26 @@ fn identity_providers(config: &Config) -> Result<Vec<Arc<dyn IdentityProvider>>,
         providers.push(Arc::new(facebook));
         tracing::info!("Facebook sign-in configured");
     }
+    announce_unconfigured(config.google.is_some(), config.facebook.is_some());
     Ok(providers)
+}
+
+/// Says once, at start-up, which providers are missing — a configuration state, so the
+/// requests it refuses are only logged at debug level. With none at all every `/auth/*`
+/// endpoint answers 503, which deserves a warning.
+fn announce_unconfigured(google: bool, facebook: bool) {
+    const GOOGLE: &str =
+        "Google sign-in not configured (set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET)";
+    const FACEBOOK: &str =
+        "Facebook sign-in not configured (set FACEBOOK_APP_ID and FACEBOOK_APP_SECRET)";
+    match (google, facebook) {
+        (false, false) => tracing::warn!(
+            "no sign-in provider is configured: every /auth/* endpoint answers 503 provider_not_configured; {GOOGLE}; {FACEBOOK}"
+        ),
+        (false, true) => tracing::info!("{GOOGLE}: its endpoints answer 503"),
+        (true, false) => tracing::info!("{FACEBOOK}: its endpoints answer 503"),
+        (true, true) => {}
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! terminal, so captured logs stay plain) or as one JSON object per line (`LOG_FORMAT=json`).
 //! A line written while a request is being served names it: `request_id`, `method` and `path`
 //! from the HTTP layer's [`RequestContext`], appended to a text line or added to the JSON
-//! object (a line written in such a request is formatted without colours).
+//! object (a line written in such a request is formatted without colours). actix-server's own
+//! start-up chatter ("Actix runtime found…", "starting N workers") is kept to warnings unless
+//! `RUST_LOG` names `actix_server`: zeropass's own start-up lines say what an operator needs.
 
 use crate::config::LogFormat;
 use std::fmt;
@@ -19,7 +21,7 @@ use zeropass_http::RequestContext;
 /// # Errors
 /// A message when the filter does not parse (the caller names `RUST_LOG`).
 pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
-    let filter = EnvFilter::try_new(filter)
+    let filter = EnvFilter::try_new(with_quiet_actix_server(filter))
         .map_err(|error| format!("'{filter}' is not a valid log filter ({error})"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -46,6 +48,20 @@ pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
     };
     installed.map_err(|error| error.to_string())
 }
+
+/// `filter` plus `actix_server=warn`, unless it already says something about `actix_server`.
+fn with_quiet_actix_server(filter: &str) -> String {
+    if filter.contains(ACTIX_SERVER) {
+        filter.to_owned()
+    } else if filter.trim().is_empty() {
+        format!("{ACTIX_SERVER}=warn")
+    } else {
+        format!("{filter},{ACTIX_SERVER}=warn")
+    }
+}
+
+/// The target of actix-server's log lines.
+const ACTIX_SERVER: &str = "actix_server";
 
 /// An event format that adds the current request, if any, to another one's lines.
 struct WithRequest<F> {
@@ -126,6 +142,17 @@ fn with_request(line: &str, request: &str, json: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn actix_servers_chatter_is_quiet_unless_the_filter_names_it() {
+        assert_eq!(with_quiet_actix_server("info"), "info,actix_server=warn");
+        assert_eq!(with_quiet_actix_server(""), "actix_server=warn");
+        assert_eq!(
+            with_quiet_actix_server("debug,actix_server=info"),
+            "debug,actix_server=info"
+        );
+        assert!(EnvFilter::try_new(with_quiet_actix_server("zeropass=debug,info")).is_ok());
+    }
 
     #[test]
     fn the_request_goes_first_into_a_json_object_and_last_onto_a_text_line() {

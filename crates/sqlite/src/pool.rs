@@ -123,6 +123,15 @@ pub(crate) fn open_file(
     // Made absolute now, so that connections the pool opens later find the same file even if
     // the process changes its working directory.
     let absolute = std::path::absolute(path).map_err(|error| open_error(error.to_string()))?;
+    // SQLite only says "unable to open database file"; name the directory that is missing.
+    if let Some(directory) = absolute.parent()
+        && !directory.exists()
+    {
+        return Err(open_error(format!(
+            "the directory '{}' does not exist",
+            directory.display()
+        )));
+    }
     let uri = file_uri(&absolute, access);
     let setup = ConnectionSetup {
         busy_timeout: options.busy_timeout,

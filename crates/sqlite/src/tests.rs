@@ -516,8 +516,9 @@ fn opening_a_file_in_a_missing_directory_fails_with_a_clear_message() {
     assert_eq!(
         error.to_string(),
         format!(
-            "cannot open database file '{}': unable to open database file",
-            path.display()
+            "cannot open database file '{}': the directory '{}' does not exist",
+            path.display(),
+            dir.path().join("no-such-dir").display()
         )
     );
 }

@@ -1,12 +1,15 @@
 //! `fake-providers`: starts the fake identity providers (Google and Facebook) on loopback so a
 //! person can try zeropass's whole sign-in flow in a browser without a real account, prints the
-//! environment to start zeropass with, and runs until Ctrl-C. It refuses non-loopback addresses:
+//! environment to start zeropass with (as `export` lines: pasted into a shell, they reach the
+//! zeropass started from it), and runs until Ctrl-C. It refuses non-loopback addresses:
 //! the fakes sign anyone in with public test keys, so they must never be reachable from elsewhere.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use zeropass_fake_providers::{FakeFacebook, FakeFacebookUser, FakeGoogle, FakeGoogleUser};
+use zeropass_fake_providers::{
+    FakeFacebook, FakeFacebookUser, FakeGoogle, FakeGoogleUser, instructions,
+};
 
 const USAGE: &str =
     "usage: fake-providers [--google-addr 127.0.0.1:9001] [--google-email alice@example.com]
@@ -63,30 +66,7 @@ fn main() -> ExitCode {
             email: Some(email),
         });
     }
-    println!(
-        "Fake Google is listening at {}, fake Facebook at {} (test keys only; every sign-in \
-         succeeds).",
-        google.issuer(),
-        facebook.graph_url()
-    );
-    println!("Start zeropass with:\n");
-    println!(
-        "GOOGLE_ISSUER_URL={} GOOGLE_CLIENT_ID={} GOOGLE_CLIENT_SECRET={} \\",
-        google.issuer(),
-        FakeGoogle::CLIENT_ID,
-        FakeGoogle::CLIENT_SECRET
-    );
-    println!(
-        "FACEBOOK_APP_ID={} FACEBOOK_APP_SECRET={} FACEBOOK_GRAPH_URL={} FACEBOOK_DIALOG_URL={}\n",
-        FakeFacebook::APP_ID,
-        FakeFacebook::APP_SECRET,
-        facebook.graph_url(),
-        facebook.dialog_url()
-    );
-    println!(
-        "then open {{PUBLIC_URL}}/auth/google/start or {{PUBLIC_URL}}/auth/facebook/start in a"
-    );
-    println!("browser (by default http://127.0.0.1:8080/auth/google/start). Ctrl-C stops.");
+    print!("{}", instructions(&google, &facebook));
     let interrupted = actix_web::rt::System::new().block_on(actix_web::rt::signal::ctrl_c());
     drop((google, facebook));
     match interrupted {

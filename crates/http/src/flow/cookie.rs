@@ -3,6 +3,11 @@
 //! jar: encrypted and authenticated), `HttpOnly`, `SameSite=Lax` (the callback is a top-level
 //! navigation from the provider), `Secure` over https, and short-lived both in the browser
 //! (`Max-Age`) and inside the sealed value (checked at the callback, whatever the browser does).
+//! Over https its name carries the `__Host-` prefix, so browsers accept it only if it is
+//! `Secure`, on `Path=/` and without `Domain`: a sibling subdomain cannot plant one (a planted
+//! cookie would be refused as not authentic anyway, but the prefix stops it from shadowing
+//! ours). Plain-http loopback development keeps the unprefixed name, which browsers allow
+//! without `Secure`.
 
 use crate::problem::ApiError;
 use actix_web::HttpRequest;
@@ -11,11 +16,16 @@ use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
 use serde::{Deserialize, Serialize};
 use zeropass_domain::{AuthorizationFlow, CodeChallenge, Provider};
 
-/// The cookie's name.
+/// The cookie's name over plain http (loopback development).
 const FLOW_COOKIE: &str = "zeropass_flow";
-/// The cookie is sent to both providers' callbacks (a state minted for one is refused at the
-/// other by the provider sealed inside) and nowhere else.
+/// The cookie's name over https: `__Host-` binds it to this host (`Secure`, `Path=/`, no
+/// `Domain`).
+const HOST_FLOW_COOKIE: &str = "__Host-zeropass_flow";
+/// Over plain http the cookie is sent to both providers' callbacks (a state minted for one is
+/// refused at the other by the provider sealed inside) and nowhere else; over https the
+/// `__Host-` prefix demands `Path=/`.
 const FLOW_COOKIE_PATH: &str = "/auth/";
+const HOST_FLOW_COOKIE_PATH: &str = "/";
 /// How long a browser sign-in may take, in seconds.
 pub(crate) const FLOW_COOKIE_MAX_AGE: i64 = 600;
 
@@ -72,27 +82,29 @@ impl FlowCookie {
                 .max_age(CookieDuration::seconds(FLOW_COOKIE_MAX_AGE))
                 .finish(),
         );
-        jar.get(FLOW_COOKIE)
+        jar.get(cookie_name(secure))
             .cloned()
             .ok_or_else(|| ApiError::Internal("sealed cookie missing from its jar".into()))
     }
 
-    /// Opens the request's flow cookie for `provider`: present, authentic, of this provider,
-    /// not expired.
+    /// Opens the request's flow cookie for `provider`: present under the name `seal` gives it
+    /// (`secure` as there), authentic, of this provider, not expired.
     pub(crate) fn open(
         request: &HttpRequest,
         key: &Key,
+        secure: bool,
         provider: Provider,
         now: i64,
     ) -> Result<Self, ApiError> {
+        let name = cookie_name(secure);
         let sealed = request
-            .cookie(FLOW_COOKIE)
+            .cookie(name)
             .ok_or(ApiError::InvalidState("no flow cookie"))?;
         let mut jar = CookieJar::new();
         jar.add_original(sealed);
         let opened = jar
             .private(key)
-            .get(FLOW_COOKIE)
+            .get(name)
             .ok_or(ApiError::InvalidState("flow cookie not authentic"))?;
         let cookie: Self = serde_json::from_str(opened.value())
             .map_err(|_| ApiError::InvalidState("flow cookie unreadable"))?;
@@ -140,9 +152,22 @@ impl FlowCookie {
     }
 }
 
+/// The cookie's name: `__Host-` prefixed over https.
+fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        HOST_FLOW_COOKIE
+    } else {
+        FLOW_COOKIE
+    }
+}
+
 fn base_cookie(value: String, secure: bool) -> actix_web::cookie::CookieBuilder<'static> {
-    Cookie::build(FLOW_COOKIE, value)
-        .path(FLOW_COOKIE_PATH)
+    Cookie::build(cookie_name(secure), value)
+        .path(if secure {
+            HOST_FLOW_COOKIE_PATH
+        } else {
+            FLOW_COOKIE_PATH
+        })
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
@@ -176,11 +201,16 @@ mod tests {
         assert_eq!(sealed.same_site(), Some(SameSite::Lax));
         assert_eq!(sealed.secure(), Some(true));
         assert_eq!(sealed.max_age(), Some(CookieDuration::seconds(600)));
+        // `__Host-`: Secure, Path=/, no Domain — browsers refuse it otherwise.
+        assert_eq!(sealed.name(), "__Host-zeropass_flow");
+        assert_eq!(sealed.path(), Some("/"));
+        assert_eq!(sealed.domain(), None);
         assert!(
             !sealed.value().contains("app:/cb"),
             "the cookie is not encrypted"
         );
-        let opened = FlowCookie::open(&request_with(sealed), &key, Provider::Google, 1100).unwrap();
+        let opened =
+            FlowCookie::open(&request_with(sealed), &key, true, Provider::Google, 1100).unwrap();
         assert_eq!(opened.flow(), flow());
         assert_eq!(opened.redirect_uri(), Some("app:/cb"));
         assert_eq!(opened.code_challenge().unwrap(), None);
@@ -196,7 +226,8 @@ mod tests {
             .seal(&key, true)
             .unwrap();
         assert!(!sealed.value().contains("E9Melhoa2Ow"), "not encrypted");
-        let opened = FlowCookie::open(&request_with(sealed), &key, Provider::Google, 1100).unwrap();
+        let opened =
+            FlowCookie::open(&request_with(sealed), &key, true, Provider::Google, 1100).unwrap();
         assert_eq!(opened.code_challenge().unwrap(), Some(challenge));
     }
 
@@ -207,7 +238,7 @@ mod tests {
             .seal(&key, false)
             .unwrap();
         let open = |key: &Key, provider, now| {
-            FlowCookie::open(&request_with(sealed.clone()), key, provider, now)
+            FlowCookie::open(&request_with(sealed.clone()), key, false, provider, now)
                 .map(|_| ())
                 .map_err(|e| e.code())
         };
@@ -231,8 +262,45 @@ mod tests {
         let last = value.pop().unwrap();
         value.push(if last == 'A' { 'B' } else { 'A' });
         let tampered = Cookie::new(FLOW_COOKIE, value);
-        assert!(FlowCookie::open(&request_with(tampered), &key, Provider::Google, 1000).is_err());
+        assert!(
+            FlowCookie::open(&request_with(tampered), &key, false, Provider::Google, 1000).is_err()
+        );
         let none = TestRequest::default().to_http_request();
-        assert!(FlowCookie::open(&none, &key, Provider::Google, 1000).is_err());
+        assert!(FlowCookie::open(&none, &key, false, Provider::Google, 1000).is_err());
+    }
+
+    #[test]
+    fn over_plain_http_the_cookie_keeps_its_plain_name_on_the_auth_path() {
+        let key = Key::generate();
+        let sealed = FlowCookie::new(Provider::Google, &flow(), None, 1000)
+            .seal(&key, false)
+            .unwrap();
+        assert_eq!(sealed.name(), "zeropass_flow");
+        assert_eq!(sealed.path(), Some("/auth/"));
+        assert_eq!(sealed.secure(), Some(false));
+        let removal = FlowCookie::removal(false);
+        assert_eq!(
+            (removal.name(), removal.path()),
+            ("zeropass_flow", Some("/auth/"))
+        );
+        let removal = FlowCookie::removal(true);
+        assert_eq!(
+            (removal.name(), removal.path(), removal.secure()),
+            ("__Host-zeropass_flow", Some("/"), Some(true))
+        );
+    }
+
+    #[test]
+    fn over_https_an_unprefixed_cookie_is_not_the_flow_cookie() {
+        // What a sibling subdomain could plant: `zeropass_flow` with `Domain=.example.com`.
+        let key = Key::generate();
+        let plain = FlowCookie::new(Provider::Google, &flow(), None, 1000)
+            .seal(&key, false)
+            .unwrap();
+        let opened = FlowCookie::open(&request_with(plain), &key, true, Provider::Google, 1000);
+        assert_eq!(
+            opened.map(|_| ()).map_err(|e| e.code()),
+            Err("invalid_state")
+        );
     }
 }

@@ -95,7 +95,13 @@ pub(crate) async fn callback(
         Err(error) => return Ok(error.error_response()),
     };
     let browser = &state.browser;
-    let cookie = FlowCookie::open(request, browser.cookie_key(), provider, now())?;
+    let cookie = FlowCookie::open(
+        request,
+        browser.cookie_key(),
+        browser.secure_cookies(),
+        provider,
+        now(),
+    )?;
     let returned_state = query
         .state
         .as_deref()

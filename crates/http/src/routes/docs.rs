@@ -1,30 +1,28 @@
-//! The API's own documentation: `GET /openapi.json` (generated from the handlers' annotations)
-//! and `GET /docs`, a Swagger UI whose assets are compiled into the binary (no CDN: it works on
-//! a machine without internet).
+//! The API's own documentation pages: `GET /docs`, a Swagger UI whose assets are compiled into
+//! the binary (no CDN: it works on a machine without internet) and which reads the document
+//! `crate::openapi` serves at `/openapi.json`; and `GET /`, which sends a visitor there.
 
-use crate::openapi::ApiDoc;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use std::sync::{Arc, OnceLock};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// Where the UI's assets are served.
 const DOCS_ASSETS: &str = "/docs/{_:.*}";
+/// Where the UI finds the OpenAPI document (served by `crate::openapi::openapi_json`).
+pub(crate) const OPENAPI_JSON: &str = "/openapi.json";
 
-/// The OpenAPI document of this API.
+/// Nothing lives at `/`: someone who opens the server's address lands on the documentation.
 #[utoipa::path(
     get,
-    path = "/openapi.json",
+    path = "/",
     tag = "operations",
-    responses((status = 200, description = "OpenAPI 3 document.", content_type = "application/json", body = Object))
+    responses((status = 302, description = "To the interactive documentation at `/docs`.", headers(("Location" = String, description = "`/docs`"))))
 )]
-pub async fn openapi_json() -> HttpResponse {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let document = DOCUMENT.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default());
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(document.as_str())
+pub async fn root() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, "/docs"))
+        .finish()
 }
 
 /// Interactive API documentation.
@@ -56,7 +54,7 @@ fn docs_index() -> Option<String> {
 }
 
 fn swagger_config() -> Config<'static> {
-    Config::new(["/openapi.json"])
+    Config::new([OPENAPI_JSON])
 }
 
 /// The UI's assets.
@@ -64,10 +62,10 @@ pub fn swagger_assets() -> SwaggerUi {
     SwaggerUi::new(DOCS_ASSETS).config(swagger_config())
 }
 
-/// Registers `/openapi.json`, `/docs` and the UI's assets.
+/// Registers `/`, `/docs` and the UI's assets (`/openapi.json` is `crate::openapi`'s).
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .service(web::resource("/openapi.json").get(openapi_json))
+        .service(web::resource("/").get(root))
         .service(web::resource(["/docs", "/docs/"]).get(docs_page))
         .service(swagger_assets());
 }
