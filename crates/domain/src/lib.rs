@@ -19,8 +19,12 @@ pub use ports::access_tokens::{
 pub use ports::identity_provider::{
     AuthorizationFlow, IdentityError, IdentityProvider, NativeCredential,
 };
-pub use ports::user_repository::{RepositoryError, ResolveUserError, UserRepository};
+pub use ports::user_repository::{RepositoryError, ResolveUserError, UserFilter, UserRepository};
 pub use use_cases::current_user::{AuthenticationError, CurrentUser};
+pub use use_cases::manage_users::{
+    InvalidUserReference, LIST_PAGE_SIZE, ListUsersError, ManageUsers, ManageUsersError,
+    UserReference, parse_user_id,
+};
 pub use use_cases::sign_in::{SignIn, SignInError, SignedIn};
 pub use user::{
     Email, EmailError, Provider, Subject, SubjectError, UnknownProvider, User, UserId,

@@ -10,6 +10,7 @@
 
 mod errors;
 mod location;
+mod maintenance;
 mod migrations;
 mod pool;
 mod queries;
@@ -18,6 +19,7 @@ mod rows;
 mod schema;
 
 pub use location::{DatabaseLocation, InvalidDatabaseUrl};
+pub use maintenance::{MaintenanceError, SchemaStatus, backup, schema_status};
 pub use pool::{
     DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, OpenError,
     PoolOptions,

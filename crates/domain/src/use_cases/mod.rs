@@ -3,4 +3,5 @@
 //! store — live in one place.
 
 pub mod current_user;
+pub mod manage_users;
 pub mod sign_in;
