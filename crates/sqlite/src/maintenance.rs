@@ -246,7 +246,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("empty.db");
         let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-        conn.batch_execute("CREATE TABLE other (x INTEGER);").unwrap();
+        conn.batch_execute("CREATE TABLE other (x INTEGER);")
+            .unwrap();
         drop(conn);
         let status = schema_status(&DatabaseLocation::File(path)).unwrap();
         assert_eq!(status.applied, 0);
@@ -270,7 +271,11 @@ mod tests {
     fn a_file_that_is_not_a_database_cannot_be_opened() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("text.db");
-        std::fs::write(&path, "this is not a database, it is a text file of some length").unwrap();
+        std::fs::write(
+            &path,
+            "this is not a database, it is a text file of some length",
+        )
+        .unwrap();
         let error = schema_status(&DatabaseLocation::File(path)).unwrap_err();
         assert!(matches!(error, MaintenanceError::Open { .. }), "{error}");
     }
@@ -294,6 +299,9 @@ mod tests {
         assert_eq!(copy.find_by_id(user.id).await.unwrap(), Some(user));
 
         let error = backup(&location, &target).unwrap_err();
-        assert!(matches!(error, MaintenanceError::TargetExists(_)), "{error}");
+        assert!(
+            matches!(error, MaintenanceError::TargetExists(_)),
+            "{error}"
+        );
     }
 }

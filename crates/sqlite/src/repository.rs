@@ -11,8 +11,7 @@ use crate::queries;
 use async_trait::async_trait;
 use diesel::SqliteConnection;
 use zeropass_domain::{
-    RepositoryError, ResolveUserError, User, UserFilter, UserId, UserRepository,
-    VerifiedIdentity,
+    RepositoryError, ResolveUserError, User, UserFilter, UserId, UserRepository, VerifiedIdentity,
 };
 
 /// Users stored in SQLite. Cloning is cheap: clones share one connection pool.

@@ -696,7 +696,11 @@ async fn pages_follow_the_uuid_byte_order_of_user_ids() {
     });
     for (n, id) in ids.iter().enumerate() {
         let mut user = User::new(
-            identity(Provider::Google, &format!("s{n}"), &format!("u{n}@example.com")),
+            identity(
+                Provider::Google,
+                &format!("s{n}"),
+                &format!("u{n}@example.com"),
+            ),
             chrono::Utc::now(),
         );
         user.id = *id;
@@ -745,10 +749,17 @@ async fn pages_keep_only_the_users_matching_every_filter() {
         .await
         .unwrap();
     assert_eq!(adas.len(), 2);
-    assert!(adas.iter().all(|user| user.email.as_str() == "ada@example.com"));
+    assert!(
+        adas.iter()
+            .all(|user| user.email.as_str() == "ada@example.com")
+    );
     let facebook_ada = db
         .repo
-        .list_page(&by(Some(Provider::Facebook), Some("ada@example.com")), None, 10)
+        .list_page(
+            &by(Some(Provider::Facebook), Some("ada@example.com")),
+            None,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -757,7 +768,11 @@ async fn pages_keep_only_the_users_matching_every_filter() {
     );
     assert!(
         db.repo
-            .list_page(&by(Some(Provider::Facebook), Some("bob@example.com")), None, 10)
+            .list_page(
+                &by(Some(Provider::Facebook), Some("bob@example.com")),
+                None,
+                10
+            )
             .await
             .unwrap()
             .is_empty()

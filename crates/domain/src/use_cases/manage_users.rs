@@ -259,15 +259,13 @@ mod tests {
     /// A store of `count` users numbered 1..=count that answers pages as the port promises.
     fn store_of(count: u128) -> MockUserRepository {
         let mut users = MockUserRepository::new();
-        users
-            .expect_list_page()
-            .returning(move |_, after, limit| {
-                let start = after.map_or(1, |id| id.as_uuid().as_u128() + 1);
-                Ok((start..=count)
-                    .take(limit as usize)
-                    .map(|n| user_number(n, Provider::Google))
-                    .collect())
-            });
+        users.expect_list_page().returning(move |_, after, limit| {
+            let start = after.map_or(1, |id| id.as_uuid().as_u128() + 1);
+            Ok((start..=count)
+                .take(limit as usize)
+                .map(|n| user_number(n, Provider::Google))
+                .collect())
+        });
         users
     }
 
@@ -275,10 +273,7 @@ mod tests {
     #[error("output closed")]
     struct OutputClosed;
 
-    async fn listed_pages(
-        manage: &ManageUsers,
-        limit: Option<u64>,
-    ) -> (u64, Vec<Vec<u128>>) {
+    async fn listed_pages(manage: &ManageUsers, limit: Option<u64>) -> (u64, Vec<Vec<u128>>) {
         let mut pages = Vec::new();
         let count = manage
             .list(&UserFilter::default(), limit, |page| {
@@ -311,7 +306,9 @@ mod tests {
         for (after, limit) in [(None, 3), (Some(3), 2)] {
             users
                 .expect_list_page()
-                .withf(move |_, a, l| *a == after.map(|n| UserId::from_uuid(Uuid::from_u128(n))) && *l == limit)
+                .withf(move |_, a, l| {
+                    *a == after.map(|n| UserId::from_uuid(Uuid::from_u128(n))) && *l == limit
+                })
                 .times(1)
                 .in_sequence(&mut sequence)
                 .returning(move |_, after, limit| {
@@ -363,7 +360,9 @@ mod tests {
     fn a_reference_with_an_at_sign_is_an_email_and_anything_else_must_be_a_uuid() {
         assert_eq!(
             UserReference::parse("Ada@Example.com"),
-            Ok(UserReference::Email(Email::parse("ada@example.com").unwrap()))
+            Ok(UserReference::Email(
+                Email::parse("ada@example.com").unwrap()
+            ))
         );
         assert_eq!(
             UserReference::parse("00000000-0000-4000-8000-000000000001"),
@@ -469,7 +468,10 @@ mod tests {
             .with(eq(disabled.id), eq(false))
             .times(1)
             .returning(move |_, _| Ok(Some(stored.clone())));
-        let user = manage(users, 10).set_active(disabled.id, false).await.unwrap();
+        let user = manage(users, 10)
+            .set_active(disabled.id, false)
+            .await
+            .unwrap();
         assert_eq!(user, disabled);
     }
 

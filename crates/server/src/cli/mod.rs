@@ -52,7 +52,7 @@ impl Failure {
 #[command(
     name = "zeropass",
     version,
-    after_help = "Examples:\n  zeropass                          serve with the configuration of the environment\n  zeropass check                    validate the configuration before a deploy\n  zeropass users list --json        every user, as JSON\n  zeropass users disable 0123abcd-…  block a user at every instance's next request\n\nExit codes: 0 done, 1 no such user or key, 2 usage or configuration error."
+    after_help = "Examples:\n  zeropass                          serve with the configuration of the environment\n  zeropass check                    validate the configuration before a deploy\n  zeropass users list --json        every user, as JSON\n  zeropass users disable ID          block a user at every instance's next request\n\nExit codes: 0 done, 1 no such user or key, 2 usage or configuration error."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -62,12 +62,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the API (the default without a command).
-    #[command(after_help = "Example:\n  BIND_ADDR=0.0.0.0:8080 PUBLIC_URL=https://auth.example.com zeropass serve")]
+    #[command(
+        after_help = "Example:\n  BIND_ADDR=0.0.0.0:8080 PUBLIC_URL=https://auth.example.com zeropass serve"
+    )]
     Serve,
     /// Create or migrate the database schema, then exit.
     ///
     /// Run it before starting a new version on a database that older instances still use.
-    #[command(after_help = "Example:\n  DATABASE_URL=sqlite:///var/lib/zeropass/zeropass.db zeropass migrate")]
+    #[command(
+        after_help = "Example:\n  DATABASE_URL=sqlite:///var/lib/zeropass/zeropass.db zeropass migrate"
+    )]
     Migrate,
     /// Validate the configuration, the database and the providers; exit 0, or 2 with the reasons.
     ///
@@ -85,7 +89,10 @@ enum Command {
         path: PathBuf,
     },
     /// List, show, disable, enable or delete users.
-    #[command(subcommand, after_help = "Example:\n  zeropass users show ada@example.com --provider google")]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  zeropass users show ada@example.com --provider google"
+    )]
     Users(UsersCommand),
     /// Signing keys (not in this version).
     #[command(subcommand, after_help = "Example:\n  zeropass keys list --json")]
@@ -98,12 +105,16 @@ enum UsersCommand {
     ///
     /// The listing streams: it starts printing at once and uses the same memory for ten users
     /// or ten million.
-    #[command(after_help = "Examples:\n  zeropass users list --provider facebook --limit 20\n  zeropass users list --json | jq -r '.[].id'")]
+    #[command(
+        after_help = "Examples:\n  zeropass users list --provider facebook --limit 20\n  zeropass users list --json | jq -r '.[].id'"
+    )]
     List(ListArgs),
     /// Show one user, by id or by email.
     ///
     /// An email that belongs to users of both providers needs --provider.
-    #[command(after_help = "Examples:\n  zeropass users show 0123abcd-0000-4000-8000-00000000cdef\n  zeropass users show ada@example.com --provider google --json")]
+    #[command(
+        after_help = "Examples:\n  zeropass users show 0123abcd-0000-4000-8000-00000000cdef\n  zeropass users show ada@example.com --provider google --json"
+    )]
     Show {
         /// The user's id (a UUID) or email.
         #[arg(value_name = "ID|EMAIL", value_parser = UserReference::parse)]
@@ -116,14 +127,18 @@ enum UsersCommand {
         json: bool,
     },
     /// Disable a user: refused (403 account_disabled) at every instance's next request.
-    #[command(after_help = "Example:\n  zeropass users disable 0123abcd-0000-4000-8000-00000000cdef")]
+    #[command(
+        after_help = "Example:\n  zeropass users disable 0123abcd-0000-4000-8000-00000000cdef"
+    )]
     Disable {
         /// The user's id.
         #[arg(value_name = "ID", value_parser = parse_user_id)]
         id: UserId,
     },
     /// Enable a disabled user again.
-    #[command(after_help = "Example:\n  zeropass users enable 0123abcd-0000-4000-8000-00000000cdef")]
+    #[command(
+        after_help = "Example:\n  zeropass users enable 0123abcd-0000-4000-8000-00000000cdef"
+    )]
     Enable {
         /// The user's id.
         #[arg(value_name = "ID", value_parser = parse_user_id)]
@@ -132,7 +147,9 @@ enum UsersCommand {
     /// Delete a user (right to erasure), active or not, as DELETE /users/me does.
     ///
     /// Asks for confirmation on a terminal; otherwise --yes is required.
-    #[command(after_help = "Example:\n  zeropass users delete 0123abcd-0000-4000-8000-00000000cdef --yes")]
+    #[command(
+        after_help = "Example:\n  zeropass users delete 0123abcd-0000-4000-8000-00000000cdef --yes"
+    )]
     Delete {
         /// The user's id.
         #[arg(value_name = "ID", value_parser = parse_user_id)]
@@ -212,12 +229,16 @@ fn exit_on_parse_error(error: &clap::Error) -> ! {
             std::process::exit(error.exit_code())
         }
         _ => {
+            // clap's first paragraph, on one line ("... not provided: <ID>").
             let rendered = error.render().to_string();
             let reason = rendered
                 .lines()
-                .find(|line| !line.trim().is_empty())
-                .unwrap_or("invalid usage")
-                .trim_start_matches("error: ");
+                .map(str::trim)
+                .skip_while(|line| line.is_empty())
+                .take_while(|line| !line.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let reason = reason.trim_start_matches("error: ");
             eprintln!("zeropass: {reason} (see zeropass --help)");
             std::process::exit(2)
         }

@@ -22,7 +22,8 @@ impl Format {
 
 /// The table's columns; the email, of any length, comes last so that every other column lines
 /// up without knowing the rows in advance.
-const TABLE_HEADER: &str = "ID                                    PROVIDER  ACTIVE  CREATED               EMAIL";
+const TABLE_HEADER: &str =
+    "ID                                    PROVIDER  ACTIVE  CREATED               EMAIL";
 
 fn table_row(out: &mut impl Write, user: &User) -> io::Result<()> {
     let shown = UserResponse::from(user);

@@ -96,9 +96,9 @@ fn confirmed(user: &User) -> Result<bool, Failure> {
 fn failure(error: ManageUsersError) -> Failure {
     match error {
         ManageUsersError::NotFound => Failure::NotFound("no such user".into()),
-        ManageUsersError::Ambiguous(_) => {
-            Failure::Usage(format!("{error}: pass --provider google or --provider facebook"))
-        }
+        ManageUsersError::Ambiguous(_) => Failure::Usage(format!(
+            "{error}: pass --provider google or --provider facebook"
+        )),
         ManageUsersError::Repository(error) => store_failed(&error),
     }
 }
