@@ -138,7 +138,10 @@ mod tests {
     #[test]
     fn a_json_listing_written_page_by_page_is_one_array_of_api_users() {
         let (a, b, c) = (user(1, true), user(2, false), user(3, true));
-        let text = listed(Format::Json, &[&[a.clone(), b.clone()], &[c.clone()]]);
+        let text = listed(
+            Format::Json,
+            &[&[a.clone(), b.clone()], std::slice::from_ref(&c)],
+        );
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         let expected: Vec<serde_json::Value> = [&a, &b, &c]
             .iter()
@@ -162,7 +165,7 @@ mod tests {
         assert_eq!(lines[0], TABLE_HEADER);
         assert_eq!(
             lines[2],
-            "00000000-0000-0000-0000-000000000002  facebook  no      2026-11-18T20:26:40Z  user2@example.com"
+            "00000000-0000-0000-0000-000000000002  facebook  no      2026-11-18T11:06:40Z  user2@example.com"
         );
         let email_column = lines[0].find("EMAIL").unwrap();
         assert_eq!(lines[1].find("user1@").unwrap(), email_column);
