@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use zeropass_domain::{
     AccessTokenClaims, AccessTokens, Clock, CodeChallenge, CodeGrant, IssueTokenError, IssuedToken,
-    OneTimeCode, Provider, TokenRejection, User, UserId,
+    OneTimeCode, Provider, TokenRejection, User, UserId, UserRepository,
 };
 use zeropass_fake_providers::{FakeFacebook, FakeFacebookUser, FakeGoogle, FakeGoogleUser};
 use zeropass_sqlite::SqliteSignInCodes;
@@ -499,7 +499,14 @@ async fn a_user_disabled_after_the_callback_gets_403_account_disabled_for_the_co
     let id = UserId::from_uuid(signed_in["user"]["id"].as_str().unwrap().parse().unwrap());
 
     let pending = code_from(&server, "google", APP, &pkce).await;
-    assert!(server.database().set_active(id, false).await.unwrap());
+    assert!(
+        server
+            .database()
+            .set_active(id, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_problem(
         redeem_json(&server, &pending, &pkce.verifier).await,
         403,

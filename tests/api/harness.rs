@@ -3,7 +3,7 @@
 //! test's own secret, and the server's captured log.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -32,6 +32,8 @@ pub struct TestServer {
     address: String,
     logs: Arc<Mutex<String>>,
     directory: TempDir,
+    /// The environment it was started with, for the commands run beside it.
+    variables: Vec<(String, String)>,
 }
 
 impl TestServer {
@@ -104,6 +106,10 @@ impl TestServer {
             address,
             logs,
             directory,
+            variables: variables
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
         }
     }
 
@@ -175,6 +181,24 @@ impl TestServer {
         self.database().resolve_or_create(&identity).await.unwrap()
     }
 
+    /// Runs `zeropass ARGS` (an operator's command) to its end, in the server's directory with
+    /// the server's environment: the same database, whatever `DATABASE_URL` it was given.
+    pub fn cli(&self, args: &[&str]) -> CommandOutput {
+        self.cli_with(args, &[])
+    }
+
+    /// [`cli`](Self::cli) with variables added to (or overriding) the server's.
+    pub fn cli_with(&self, args: &[&str], extra: &[(&str, &str)]) -> CommandOutput {
+        let mut variables: Vec<(&str, &str)> = self
+            .variables
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .filter(|(name, _)| !extra.iter().any(|(other, _)| other == name))
+            .collect();
+        variables.extend_from_slice(extra);
+        run_command(self.directory.path(), &variables, args)
+    }
+
     /// Sends SIGTERM and waits (bounded) for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
         send_signal(self.child.id(), "TERM");
@@ -229,6 +253,67 @@ pub fn zeropass_command(directory: &TempDir, variables: &[(&str, &str)]) -> Comm
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     command
+}
+
+/// How a finished `zeropass` command exited and what it printed.
+#[derive(Debug)]
+pub struct CommandOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CommandOutput {
+    /// The exit code.
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Stdout as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
+    }
+
+    /// Asserts the exit code and that stderr is exactly one line containing `reason`.
+    #[track_caller]
+    pub fn assert_refused(&self, code: i32, reason: &str) {
+        assert_eq!(self.code(), Some(code), "{self:?}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line on stderr: {self:?}");
+        assert!(lines[0].contains(reason), "{reason:?} in {:?}", lines[0]);
+        assert!(!self.stderr.contains("panicked"), "{self:?}");
+    }
+}
+
+/// Runs `zeropass ARGS` in `directory` with exactly these variables and stdin closed (not a
+/// terminal), until it exits (bounded).
+pub fn run_command(directory: &Path, variables: &[(&str, &str)], args: &[&str]) -> CommandOutput {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zeropass"))
+        .args(args)
+        .env_clear()
+        .envs(variables.iter().copied())
+        .current_dir(directory)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let read_all = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).unwrap();
+            text
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().unwrap()));
+    let stderr = read_all(Box::new(child.stderr.take().unwrap()));
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    CommandOutput {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 /// Runs `zeropass` with exactly these variables until it exits (bounded); returns its status and stderr.

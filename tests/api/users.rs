@@ -183,7 +183,14 @@ async fn a_disabled_user_is_refused_with_403() {
     let user = server
         .create_user("disabled@example.com", Provider::Google)
         .await;
-    assert!(server.database().set_active(user.id, false).await.unwrap());
+    assert!(
+        server
+            .database()
+            .set_active(user.id, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let authorization = format!("Bearer {}", token_for(&user));
     assert_problem(
         get_me(&server, Some(&authorization)).await,

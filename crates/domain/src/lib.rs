@@ -25,11 +25,15 @@ pub use ports::identity_provider::{
 pub use ports::sign_in_codes::{
     CodeChallenge, CodeHash, InvalidCodeChallenge, SignInCodes, StoredSignInCode,
 };
-pub use ports::user_repository::{RepositoryError, ResolveUserError, UserRepository};
+pub use ports::user_repository::{RepositoryError, ResolveUserError, UserFilter, UserRepository};
 pub use use_cases::code_grant::{
     CODE_LIFETIME_SECONDS, CodeGrant, IssueCodeError, OneTimeCode, RedeemCodeError,
 };
 pub use use_cases::current_user::{AuthenticationError, CurrentUser};
+pub use use_cases::manage_users::{
+    InvalidUserReference, LIST_PAGE_SIZE, ListUsersError, ManageUsers, ManageUsersError,
+    UserReference, parse_user_id,
+};
 pub use use_cases::sign_in::{SignIn, SignInError, SignedIn};
 pub use user::{
     Email, EmailError, Provider, Subject, SubjectError, UnknownProvider, User, UserId,

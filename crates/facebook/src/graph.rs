@@ -118,6 +118,16 @@ impl Graph {
         url
     }
 
+    /// Whether the Graph API answers at all: `GET {base}/me` without a token, which Facebook
+    /// refuses with a 4xx Graph error. Any answer below 500 means it is reachable.
+    pub(crate) async fn probe(&self) -> Result<(), IdentityError> {
+        self.http
+            .get_json(self.url(Endpoint::Me, &[]))
+            .await
+            .map(|_| ())
+            .map_err(|error| unavailable("the Graph API /me", &error))
+    }
+
     /// Calls `endpoint` once and decodes its answer: `Ok(Ok(T))` for a 2xx JSON body of the
     /// expected shape, `Ok(Err(GraphError))` for a Graph error.
     ///

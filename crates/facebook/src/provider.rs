@@ -103,6 +103,16 @@ impl FacebookIdentityProvider {
         })
     }
 
+    /// Calls the Graph API once, without credentials, within the adapter's deadline: whether
+    /// Facebook can be reached from here, for the operator's `zeropass check`.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`] with the cause when the Graph API does not answer, or
+    /// answers with a server error.
+    pub async fn check_reachable(&self) -> Result<(), IdentityError> {
+        self.within_deadline(self.inner.graph.probe()).await
+    }
+
     /// Runs one operation under the overall deadline.
     async fn within_deadline<T>(
         &self,

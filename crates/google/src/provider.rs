@@ -124,6 +124,16 @@ impl GoogleIdentityProvider {
         self.inner.discovery.is_ready()
     }
 
+    /// Reads Google's discovery document (and its JWKS) now if it has not been read yet,
+    /// within the adapter's deadline: whether Google can be reached from here, for the
+    /// operator's `zeropass check`.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`] with the cause when discovery fails.
+    pub async fn check_reachable(&self) -> Result<(), IdentityError> {
+        self.within_deadline(self.discovered()).await.map(|_| ())
+    }
+
     async fn discovered(&self) -> Result<Arc<ProviderInfo>, IdentityError> {
         self.inner.discovery.get(&self.inner.http).await
     }

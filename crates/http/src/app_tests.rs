@@ -226,7 +226,7 @@ async fn health_reports_unavailable_with_its_own_body_when_the_store_fails() {
     assert_eq!(headers.get("content-type").unwrap(), "application/json");
     assert_eq!(
         body,
-        json!({"status": "unavailable", "database": "unavailable", "providers": {"google": "ready"}})
+        json!({"status": "unavailable", "version": env!("CARGO_PKG_VERSION"), "database": "unavailable", "providers": {"google": "ready"}})
     );
 }
 
@@ -258,6 +258,6 @@ async fn a_provider_that_is_not_ready_shows_in_health_without_making_it_unhealth
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
-        json!({"status": "ok", "database": "ok", "providers": {"google": "unavailable"}})
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "database": "ok", "providers": {"google": "unavailable"}})
     );
 }

@@ -195,6 +195,9 @@ pub struct HealthReport {
     /// `ok` when everything zeropass needs answers, else `unavailable`.
     #[schema(example = "ok")]
     pub status: &'static str,
+    /// The version of zeropass answering (`zeropass --version`).
+    #[schema(example = "0.1.0")]
+    pub version: &'static str,
     /// `ok` or `unavailable`: whether the database answered.
     #[schema(example = "ok")]
     pub database: &'static str,

@@ -22,6 +22,7 @@ mod state;
 pub use app::{app, metrics_app};
 pub use bare_errors::MAX_JSON_BODY_BYTES;
 pub use bearer::MAX_AUTHORIZATION_HEADER_BYTES;
+pub use dto::UserResponse;
 pub use flow::BrowserFlow;
 pub use instrumented::InstrumentedProvider;
 pub use metrics::{Metrics, PoolStateFn};

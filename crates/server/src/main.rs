@@ -1,7 +1,9 @@
-//! The `zeropass` server binary: read the configuration, start logging, wire the adapters into
-//! the HTTP layer, serve until SIGINT/SIGTERM. A start-up failure prints one line naming the
-//! variable at fault and exits with code 2 — never a backtrace.
+//! The `zeropass` binary: parses the command line (`cli`), loads `.env`, and runs the command —
+//! by default the server, which reads the configuration, starts logging, wires the adapters
+//! into the HTTP layer and serves until SIGINT/SIGTERM. A start-up failure prints one line
+//! naming the variable at fault and exits with code 2 — never a backtrace.
 
+mod cli;
 mod config;
 mod environment;
 mod startup;
@@ -13,20 +15,14 @@ use std::process::ExitCode;
 const EXIT_STARTUP_FAILED: u8 = 2;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
+    // First, so that `--help` and `--version` answer before anything is read, opened or bound.
+    let cli = cli::parse();
+    let environment = match environment::load() {
+        Ok(environment) => environment,
         Err(error) => {
             eprintln!("zeropass: cannot start: {error}");
-            ExitCode::from(EXIT_STARTUP_FAILED)
+            return ExitCode::from(EXIT_STARTUP_FAILED);
         }
-    }
-}
-
-fn run() -> Result<(), config::ConfigError> {
-    let environment = environment::load()?;
-    let config = config::Config::from_env()?;
-    telemetry::init(&config.log_filter, config.log_format)
-        .map_err(|problem| config::ConfigError::new("RUST_LOG", problem))?;
-    environment.warn_about_unknown_names();
-    actix_web::rt::System::new().block_on(startup::serve(config))
+    };
+    cli::run(cli, &environment)
 }

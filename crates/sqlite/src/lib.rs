@@ -11,6 +11,7 @@
 mod codes;
 mod errors;
 mod location;
+mod maintenance;
 mod migrations;
 mod pool;
 mod queries;
@@ -20,6 +21,7 @@ mod schema;
 
 pub use codes::SqliteSignInCodes;
 pub use location::{DatabaseLocation, InvalidDatabaseUrl};
+pub use maintenance::{MaintenanceError, SchemaStatus, backup, schema_status};
 pub use pool::{
     DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, OpenError,
     PoolOptions,

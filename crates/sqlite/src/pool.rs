@@ -85,12 +85,11 @@ pub enum OpenError {
 /// The pool every repository operation draws from.
 pub(crate) type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
 
-/// Whether connections may write. Read-only pools exist only to test how write failures on a
-/// read-only database are reported.
+/// Whether connections may write. Read-only connections inspect a database without changing it
+/// (`zeropass check`), and test how write failures on a read-only database are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
     ReadWrite,
-    #[cfg_attr(not(test), allow(dead_code))]
     ReadOnly,
 }
 
@@ -203,7 +202,7 @@ fn connection_timeout(options: &PoolOptions) -> Duration {
 
 /// An SQLite URI for the file (`file:` + percent-encoded path), so that no character of the
 /// path (`?`, `#`, `%`, a leading `file:`) is ever read as URI syntax by SQLite.
-fn file_uri(absolute: &Path, access: Access) -> String {
+pub(crate) fn file_uri(absolute: &Path, access: Access) -> String {
     let mut uri = String::from("file:");
     let bytes = absolute.as_os_str().as_encoded_bytes();
     if bytes.starts_with(b"/") {

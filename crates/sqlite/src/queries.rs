@@ -6,7 +6,9 @@ use crate::rows::{RowError, UserRow, id_bytes};
 use crate::schema::users;
 use diesel::prelude::*;
 use diesel::{SqliteConnection, dsl};
-use zeropass_domain::{RepositoryError, ResolveUserError, User, UserId, VerifiedIdentity};
+use zeropass_domain::{
+    RepositoryError, ResolveUserError, User, UserFilter, UserId, VerifiedIdentity,
+};
 
 /// Finds a user by id.
 ///
@@ -52,17 +54,53 @@ pub(crate) fn delete(conn: &mut SqliteConnection, id: UserId) -> Result<bool, Re
     Ok(deleted > 0)
 }
 
-/// Sets a user's `is_active`; whether the user exists.
+/// Sets a user's `is_active`; the user as stored afterwards, `None` if there is no such user.
 pub(crate) fn set_active(
     conn: &mut SqliteConnection,
     id: UserId,
     active: bool,
-) -> Result<bool, RepositoryError> {
-    let updated = diesel::update(users::table.filter(users::id.eq(id_bytes(&id))))
+) -> Result<Option<User>, RepositoryError> {
+    diesel::update(users::table.filter(users::id.eq(id_bytes(&id))))
         .set(users::is_active.eq(active))
-        .execute(conn)
-        .map_err(errors::from_diesel)?;
-    Ok(updated > 0)
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .optional()
+        .map_err(errors::from_diesel)?
+        .map(User::try_from)
+        .transpose()
+        .map_err(errors::from_row)
+}
+
+/// One page of the users matching `filter`, by ascending id after `after`. The ids are the
+/// UUIDs' 16 bytes, which SQLite compares as `memcmp`: the order of [`UserId`]'s `Ord`. The
+/// walk follows the primary key (the rows of a `WITHOUT ROWID` table), so a page costs the
+/// same wherever it starts; an email filter uses the `(email, provider)` index instead.
+pub(crate) fn list_page(
+    conn: &mut SqliteConnection,
+    filter: &UserFilter,
+    after: Option<UserId>,
+    limit: u32,
+) -> Result<Vec<User>, RepositoryError> {
+    let mut query = users::table
+        .select(UserRow::as_select())
+        .order(users::id)
+        .limit(i64::from(limit))
+        .into_boxed();
+    if let Some(provider) = filter.provider {
+        query = query.filter(users::provider.eq(provider.as_str()));
+    }
+    if let Some(email) = &filter.email {
+        query = query.filter(users::email.eq(email.as_str().to_owned()));
+    }
+    if let Some(after) = after {
+        query = query.filter(users::id.gt(id_bytes(&after).to_vec()));
+    }
+    query
+        .load(conn)
+        .map_err(errors::from_diesel)?
+        .into_iter()
+        .map(|row| User::try_from(row).map_err(errors::from_row))
+        .collect()
 }
 
 /// How many users are stored.

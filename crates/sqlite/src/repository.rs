@@ -11,7 +11,7 @@ use crate::queries;
 use async_trait::async_trait;
 use diesel::SqliteConnection;
 use zeropass_domain::{
-    RepositoryError, ResolveUserError, User, UserId, UserRepository, VerifiedIdentity,
+    RepositoryError, ResolveUserError, User, UserFilter, UserId, UserRepository, VerifiedIdentity,
 };
 
 /// Users stored in SQLite. Cloning is cheap: clones share one connection pool.
@@ -43,18 +43,6 @@ impl SqliteUserRepository {
         options: &PoolOptions,
     ) -> Result<Self, OpenError> {
         pool::open(location, options).map(|pool| Self { pool })
-    }
-
-    /// Enables or disables a user: a disabled user is refused at sign-in and on every
-    /// authenticated call. An administrative operation, outside the `UserRepository` port
-    /// (no use case needs it); returns whether the user exists.
-    ///
-    /// # Errors
-    /// [`RepositoryError`] when the store fails; nothing was changed then.
-    #[tracing::instrument(name = "users.set_active", skip_all, fields(user_id = %id, active))]
-    pub async fn set_active(&self, id: UserId, active: bool) -> Result<bool, RepositoryError> {
-        self.with_connection(move |conn| queries::set_active(conn, id, active))
-            .await
     }
 
     /// How many users are stored. An operational figure (and a way for black-box tests to
@@ -167,6 +155,24 @@ impl UserRepository for SqliteUserRepository {
     #[tracing::instrument(name = "users.delete", skip_all, fields(user_id = %id))]
     async fn delete(&self, id: UserId) -> Result<bool, RepositoryError> {
         self.with_connection(move |conn| queries::delete(conn, id))
+            .await
+    }
+
+    #[tracing::instrument(name = "users.list_page", skip_all, fields(limit))]
+    async fn list_page(
+        &self,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, RepositoryError> {
+        let filter = filter.clone();
+        self.with_connection(move |conn| queries::list_page(conn, &filter, after, limit))
+            .await
+    }
+
+    #[tracing::instrument(name = "users.set_active", skip_all, fields(user_id = %id, active))]
+    async fn set_active(&self, id: UserId, active: bool) -> Result<Option<User>, RepositoryError> {
+        self.with_connection(move |conn| queries::set_active(conn, id, active))
             .await
     }
 

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tokio::sync::Barrier;
 use zeropass_domain::{
-    Email, Provider, RepositoryError, ResolveUserError, Subject, User, UserId, UserRepository,
-    VerifiedIdentity,
+    Email, Provider, RepositoryError, ResolveUserError, Subject, User, UserFilter, UserId,
+    UserRepository, VerifiedIdentity,
 };
 
 fn identity(provider: Provider, subject: &str, email: &str) -> VerifiedIdentity {
@@ -275,15 +275,19 @@ async fn a_user_can_be_disabled_and_enabled_again() {
     let db = file_database();
     let user = db.repo.resolve_or_create(&ada()).await.unwrap();
 
-    assert!(db.repo.set_active(user.id, false).await.unwrap());
+    let disabled = db.repo.set_active(user.id, false).await.unwrap().unwrap();
+    assert!(!disabled.is_active);
+    assert_eq!(disabled.id, user.id);
     assert!(!stored_user(&db.repo, user.id).is_active);
-    assert!(db.repo.set_active(user.id, true).await.unwrap());
+    let enabled = db.repo.set_active(user.id, true).await.unwrap().unwrap();
+    assert_eq!(enabled, user);
     assert!(stored_user(&db.repo, user.id).is_active);
     assert!(
-        !db.repo
+        db.repo
             .set_active(UserId::new_random(), false)
             .await
             .unwrap()
+            .is_none()
     );
 }
 
@@ -643,4 +647,146 @@ async fn the_user_count_follows_creations_and_deletions() {
     assert_eq!(db.repo.count().await.unwrap(), 2);
     db.repo.delete(user.id).await.unwrap();
     assert_eq!(db.repo.count().await.unwrap(), 1);
+}
+
+// --- listing (the operator's `users list`) ---------------------------------------------------
+
+/// Ada and Bob at Google, Ada at Facebook.
+async fn three_users(repo: &SqliteUserRepository) -> Vec<User> {
+    let mut users = Vec::new();
+    for identity in [
+        ada(),
+        identity(Provider::Google, "google-sub-bob", "bob@example.com"),
+        identity(Provider::Facebook, "fb-ada", "ada@example.com"),
+    ] {
+        users.push(repo.resolve_or_create(&identity).await.unwrap());
+    }
+    users.sort_by_key(|user| user.id);
+    users
+}
+
+#[tokio::test]
+async fn pages_walk_every_user_in_id_order_after_the_given_id() {
+    let db = file_database();
+    let all = three_users(&db.repo).await;
+    let everything = UserFilter::default();
+    let first = db.repo.list_page(&everything, None, 2).await.unwrap();
+    assert_eq!(first, all[..2]);
+    let rest = db
+        .repo
+        .list_page(&everything, Some(first[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest, all[2..]);
+    let after_last = db
+        .repo
+        .list_page(&everything, Some(all[2].id), 2)
+        .await
+        .unwrap();
+    assert!(after_last.is_empty());
+}
+
+#[tokio::test]
+async fn pages_follow_the_uuid_byte_order_of_user_ids() {
+    let db = file_database();
+    // Ids whose byte order differs from the order a signed or text comparison would give.
+    let ids = [0x80u8, 0x01, 0xff, 0x7f].map(|first| {
+        let mut bytes = [0x11u8; 16];
+        bytes[0] = first;
+        UserId::from_uuid(uuid::Uuid::from_bytes(bytes))
+    });
+    for (n, id) in ids.iter().enumerate() {
+        let mut user = User::new(
+            identity(
+                Provider::Google,
+                &format!("s{n}"),
+                &format!("u{n}@example.com"),
+            ),
+            chrono::Utc::now(),
+        );
+        user.id = *id;
+        diesel::insert_into(users::table)
+            .values(UserRow::from(&user))
+            .execute(&mut db.repo.connection())
+            .unwrap();
+    }
+    let listed: Vec<UserId> = db
+        .repo
+        .list_page(&UserFilter::default(), None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|user| user.id)
+        .collect();
+    let mut expected = ids.to_vec();
+    expected.sort();
+    assert_eq!(listed, expected);
+}
+
+#[tokio::test]
+async fn pages_keep_only_the_users_matching_every_filter() {
+    let db = file_database();
+    let all = three_users(&db.repo).await;
+    let by = |provider: Option<Provider>, email: Option<&str>| UserFilter {
+        provider,
+        email: email.map(|email| Email::parse(email).unwrap()),
+    };
+    let emails_and_providers = |users: Vec<User>| {
+        users
+            .into_iter()
+            .map(|user| (user.email.as_str().to_owned(), user.provider))
+            .collect::<Vec<_>>()
+    };
+    let google = db
+        .repo
+        .list_page(&by(Some(Provider::Google), None), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(google.len(), 2);
+    assert!(google.iter().all(|user| user.provider == Provider::Google));
+    let adas = db
+        .repo
+        .list_page(&by(None, Some("ADA@example.com")), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(adas.len(), 2);
+    assert!(
+        adas.iter()
+            .all(|user| user.email.as_str() == "ada@example.com")
+    );
+    let facebook_ada = db
+        .repo
+        .list_page(
+            &by(Some(Provider::Facebook), Some("ada@example.com")),
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        emails_and_providers(facebook_ada),
+        [("ada@example.com".to_owned(), Provider::Facebook)]
+    );
+    assert!(
+        db.repo
+            .list_page(
+                &by(Some(Provider::Facebook), Some("bob@example.com")),
+                None,
+                10
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(all.len(), 3);
+}
+
+#[tokio::test]
+async fn a_change_through_one_repository_is_seen_by_another_on_the_same_file_at_once() {
+    let db = file_database();
+    let other = SqliteUserRepository::open(&DatabaseLocation::File(db.path.clone())).unwrap();
+    let user = db.repo.resolve_or_create(&ada()).await.unwrap();
+    assert!(other.find_by_id(user.id).await.unwrap().unwrap().is_active);
+    db.repo.set_active(user.id, false).await.unwrap();
+    assert!(!other.find_by_id(user.id).await.unwrap().unwrap().is_active);
 }

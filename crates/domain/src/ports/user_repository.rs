@@ -1,7 +1,7 @@
 //! The `UserRepository` port: where users are kept.
 
 use crate::error::BoxError;
-use crate::user::{User, UserId, VerifiedIdentity};
+use crate::user::{Email, Provider, User, UserId, VerifiedIdentity};
 use async_trait::async_trait;
 use thiserror::Error;
 
@@ -27,6 +27,15 @@ pub enum ResolveUserError {
     /// The store failed.
     #[error(transparent)]
     Repository(#[from] RepositoryError),
+}
+
+/// Which users a listing returns: every user matching all the filters that are set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// Only the users of this provider.
+    pub provider: Option<Provider>,
+    /// Only the users with exactly this (lower-cased) email.
+    pub email: Option<Email>,
 }
 
 /// Persistence of users.
@@ -64,6 +73,31 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// [`RepositoryError`] when the store fails; nothing was deleted then.
     async fn delete(&self, id: UserId) -> Result<bool, RepositoryError>;
+
+    /// One page of the users matching `filter`, in ascending id order (the byte order of the
+    /// UUID, as [`UserId`]'s `Ord`), starting strictly after `after` (from the first user when
+    /// `None`), at most `limit` users. A caller walks every user by passing the last id of each
+    /// page as the next `after` (keyset pagination): each page costs the same whatever its
+    /// position, and no page is held open between calls, so users created or deleted meanwhile
+    /// never make the walk skip or repeat the others. A page shorter than `limit` is the last.
+    ///
+    /// # Errors
+    /// [`RepositoryError`] when the store fails.
+    async fn list_page(
+        &self,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, RepositoryError>;
+
+    /// Sets a user's `is_active`, durably, so that every process sharing the store sees it at
+    /// its next read (no cache may keep the old value). Returns the user as stored afterwards,
+    /// or `None` when there is no such user (nothing changed then). Setting the value a user
+    /// already has is not an error.
+    ///
+    /// # Errors
+    /// [`RepositoryError`] when the store fails; nothing was changed then.
+    async fn set_active(&self, id: UserId, active: bool) -> Result<Option<User>, RepositoryError>;
 
     /// Checks that the store answers a trivial query (for `/health`).
     ///

@@ -4,4 +4,5 @@
 
 pub mod code_grant;
 pub mod current_user;
+pub mod manage_users;
 pub mod sign_in;

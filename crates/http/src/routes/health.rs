@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
     responses(
         (status = 200, description = "The database answers.", body = HealthReport),
         (status = 503, description = "The database does not answer.", body = HealthReport,
-            example = json!({"status": "unavailable", "database": "unavailable", "providers": {"google": "ready"}})),
+            example = json!({"status": "unavailable", "version": "0.1.0", "database": "unavailable", "providers": {"google": "ready"}})),
     )
 )]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
@@ -28,6 +28,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     };
     let report = HealthReport {
         status: if database_ok { "ok" } else { "unavailable" },
+        version: env!("CARGO_PKG_VERSION"),
         database: if database_ok { "ok" } else { "unavailable" },
         providers: provider_readiness(&state).await,
     };
