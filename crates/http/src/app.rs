@@ -29,10 +29,14 @@ pub fn app(
     >,
 > {
     let metrics = web::Data::new(state.metrics.clone());
+    // The middleware reads only the protection settings, not the whole state (so `middleware`
+    // does not need `state`, which needs `middleware`).
+    let protection = web::Data::new(state.protection.clone());
     let serves_metrics = state.serves_metrics;
     App::new()
         .app_data(web::Data::new(state))
         .app_data(metrics)
+        .app_data(protection)
         .app_data(json_config())
         .app_data(path_config())
         .app_data(query_config())

@@ -4,8 +4,8 @@
 //! origin gets no CORS headers, so browsers keep its pages from reading responses, and its
 //! preflights are refused with 403 `cors_origin_not_allowed`.
 
+use super::Protection;
 use crate::problem::ApiError;
-use crate::state::AppState;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
@@ -44,7 +44,7 @@ impl CorsOrigins {
 
 /// The middleware.
 pub(crate) async fn cors(
-    state: web::Data<AppState>,
+    protection: web::Data<Protection>,
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
@@ -56,7 +56,7 @@ pub(crate) async fn cors(
     };
     let allowed = origin
         .to_str()
-        .is_ok_and(|origin| state.protection.cors_origins.allows(origin));
+        .is_ok_and(|origin| protection.cors_origins.allows(origin));
     let is_preflight = request.method() == Method::OPTIONS
         && request
             .headers()

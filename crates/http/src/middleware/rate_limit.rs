@@ -8,7 +8,6 @@
 
 use super::Protection;
 use crate::problem::ApiError;
-use crate::state::AppState;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -110,11 +109,10 @@ fn evict(buckets: &mut HashMap<IpAddr, Bucket>, now: Instant, rate: f64, burst: 
 /// The middleware, wrapped around the `/auth` scope (so after routing: every request that
 /// reaches a sign-in handler passes here, however its path was spelt).
 pub(crate) async fn rate_limit(
-    state: web::Data<AppState>,
+    protection: web::Data<Protection>,
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let protection: &Protection = &state.protection;
     let limited = protection
         .auth_rate_limit
         .as_ref()
