@@ -3,6 +3,21 @@
 //! `web::Data<Verifier>` accepts. Otherwise the request is answered 401 with
 //! `WWW-Authenticate: Bearer` and a small problem+json body, or 503 with `Retry-After` when
 //! zeropass's keys are unavailable.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, get, web};
+//! use zeropass_verify::{Verifier, actix::Authenticated};
+//!
+//! #[get("/orders")] // reached only with a valid token
+//! async fn orders(user: Authenticated) -> String { format!("orders of {}", user.sub) }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let verifier = web::Data::new(Verifier::new("https://auth.example.com").expect("issuer URL"));
+//!     HttpServer::new(move || App::new().app_data(verifier.clone()).service(orders))
+//!         .bind("127.0.0.1:8080")?.run().await
+//! }
+//! ```
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;

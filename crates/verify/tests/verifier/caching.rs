@@ -7,7 +7,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 use zeropass_verify::{FetchError, Refusal, VerifyError};
 
-use crate::support::{FakeJwks, ManualClock, START, claims, eddsa, es256, with};
+use crate::support::{FakeJwks, ManualClock, QUICKLY, START, claims, eddsa, es256, with};
 
 #[tokio::test]
 async fn an_unknown_kid_triggers_a_refetch_that_finds_a_newly_published_key() {
@@ -201,4 +201,45 @@ async fn without_any_keys_a_failed_fetch_is_retried_only_after_30_seconds() {
     clock.advance(1);
     assert!(verifier.verify(&token).await.is_ok());
     assert_eq!(server.fetches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_a_refresh_hangs_known_keys_are_served_from_the_expired_set_without_waiting() {
+    let key = eddsa("k");
+    let server = FakeJwks::publishing(&[&key]).await;
+    let clock = ManualClock::new();
+    let verifier = server
+        .verifier_builder(&clock)
+        .fetch_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let token = key.sign(&with(claims(), "exp", json!(START + 86_400)));
+    assert!(verifier.verify(&token).await.is_ok());
+
+    server.set_hang(true);
+    clock.advance(300);
+    let refreshing = tokio::spawn({
+        let (verifier, token) = (verifier.clone(), token.clone());
+        async move { verifier.verify(&token).await }
+    });
+    let deadline = std::time::Instant::now() + QUICKLY;
+    while server.fetches() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refresh never started"
+        );
+        tokio::task::yield_now().await;
+    }
+    let started = std::time::Instant::now();
+    assert!(verifier.verify(&token).await.is_ok());
+
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "it waited for the refresh"
+    );
+    assert!(!refreshing.is_finished(), "the refresh was still in flight");
+    assert!(
+        refreshing.await.unwrap().is_ok(),
+        "the refresh times out onto the stale set"
+    );
 }
