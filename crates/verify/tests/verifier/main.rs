@@ -7,6 +7,7 @@ mod support;
 
 mod caching;
 mod fetching;
+mod logging;
 mod verification;
 
 #[cfg(feature = "actix")]
