@@ -83,6 +83,9 @@ pub enum Refusal {
     /// A known algorithm other than ES256 and EdDSA (HS256 among them).
     #[error("the token's algorithm is not accepted")]
     AlgorithmNotAllowed,
+    /// The header marks extensions as critical (`crit`); zeropass uses none.
+    #[error("the token requires header extensions this verifier does not support")]
+    CriticalHeader,
     /// The header has no `kid`.
     #[error("the token does not name its key")]
     MissingKeyId,

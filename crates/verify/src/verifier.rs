@@ -255,6 +255,12 @@ impl Verifier {
         if !matches!(header.alg, Algorithm::ES256 | Algorithm::EdDSA) {
             return Err(Refusal::AlgorithmNotAllowed.into());
         }
+        // RFC 7515 §4.1.11: extensions marked critical must be understood; we know none, and
+        // zeropass marks none. (`jku`, `jwk` and `x5u` are simply ignored: keys come only from
+        // the configured JWKS URL.)
+        if header.crit.is_some() {
+            return Err(Refusal::CriticalHeader.into());
+        }
         let kid = header.kid.ok_or(Refusal::MissingKeyId)?;
         let key = self.inner.cache.key(&kid).await?;
         if key.algorithm != header.alg {

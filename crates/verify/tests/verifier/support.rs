@@ -79,6 +79,14 @@ impl SigningKey {
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
     }
 
+    /// A properly signed token whose header marks an extension as critical.
+    pub fn sign_with_crit(&self, claims: &Value) -> String {
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        header.crit = Some(vec!["exp".to_owned()]);
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+
     /// A token over `claims` whose header names no key.
     pub fn sign_without_kid(&self, claims: &Value) -> String {
         jsonwebtoken::encode(&Header::new(self.alg), claims, &self.encoding).unwrap()

@@ -173,6 +173,12 @@ async fn a_token_without_a_kid_or_with_an_unknown_one_is_refused() {
 }
 
 #[tokio::test]
+async fn a_header_with_critical_extensions_is_refused() {
+    let refusal = refusal_of(|key| key.sign_with_crit(&claims())).await;
+    assert_eq!(refusal, Refusal::CriticalHeader);
+}
+
+#[tokio::test]
 async fn a_subject_that_is_not_a_user_id_is_refused() {
     let refusal = refusal_of(|key| key.sign(&with(claims(), "sub", json!("admin")))).await;
     assert_eq!(refusal, Refusal::InvalidSubject);
