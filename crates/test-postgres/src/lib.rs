@@ -7,6 +7,7 @@
 //! the PostgreSQL tests were skipped and how to run them — unless `ZEROPASS_REQUIRE_POSTGRES=1`
 //! (as in CI), where it panics instead, so that no test is skipped silently there.
 
+use std::io::Write;
 use std::sync::Once;
 use std::time::Duration;
 
@@ -46,7 +47,10 @@ impl TestDatabase {
                     );
                 }
                 SKIPPED.call_once(|| {
-                    eprintln!(
+                    // Through the stderr handle, not `eprintln!`: the test harness captures the
+                    // macros' output of passing tests, and this line must be seen.
+                    let _shown = writeln!(
+                        std::io::stderr(),
                         "PostgreSQL tests SKIPPED: no server answers ({error}). Start PostgreSQL on 127.0.0.1:5432 \
                          (or set ZEROPASS_TEST_POSTGRES_URL) to run them; ZEROPASS_REQUIRE_POSTGRES=1 makes them mandatory."
                     );
