@@ -283,7 +283,12 @@ fn database_settings(
     })
 }
 
-fn bounded_number(variable: &'static str, raw: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
+fn bounded_number(
+    variable: &'static str,
+    raw: &str,
+    min: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
     raw.parse()
         .ok()
         .filter(|value| (min..=max).contains(value))
@@ -508,7 +513,12 @@ mod tests {
             "postgres://zp:hunter2@db.internal:5432/zeropass?sslmode=require",
         )])
         .unwrap();
-        assert!(config.database_url.to_string().contains("zp:***@db.internal"));
+        assert!(
+            config
+                .database_url
+                .to_string()
+                .contains("zp:***@db.internal")
+        );
         assert!(!format!("{config:?}").contains("hunter2"));
         let (variable, message) = error_of(&[(
             "DATABASE_URL",
@@ -537,7 +547,11 @@ mod tests {
             ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "1.5"),
             ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "99999"),
         ] {
-            assert_eq!(error_of(&[(variable, value)]).0, variable, "{variable}={value}");
+            assert_eq!(
+                error_of(&[(variable, value)]).0,
+                variable,
+                "{variable}={value}"
+            );
         }
     }
 

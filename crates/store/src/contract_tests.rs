@@ -36,7 +36,9 @@ impl Backend {
 
     fn url(&self) -> DatabaseUrl {
         match self {
-            Self::Sqlite(dir) => DatabaseUrl::Sqlite(DatabaseLocation::File(dir.path().join("z.db"))),
+            Self::Sqlite(dir) => {
+                DatabaseUrl::Sqlite(DatabaseLocation::File(dir.path().join("z.db")))
+            }
             Self::Postgres(database) => DatabaseUrl::parse(database.url()).unwrap(),
         }
     }
@@ -149,7 +151,11 @@ async fn a_new_address_already_held_by_another_user_is_a_conflict(backend: Backe
     let users = backend.instance().await.users();
     let ada_user = users.resolve_or_create(&ada()).await.unwrap();
     users
-        .resolve_or_create(&identity(Provider::Google, "google-sub-bob", "bob@example.com"))
+        .resolve_or_create(&identity(
+            Provider::Google,
+            "google-sub-bob",
+            "bob@example.com",
+        ))
         .await
         .unwrap();
     let ada_takes_bobs = identity(Provider::Google, "google-sub-ada", "bob@example.com");
@@ -177,8 +183,11 @@ async fn concurrent_first_sign_ins_from_several_instances_give_one_user(backend:
         let start = Arc::new(Barrier::new(INSTANCES * PER_INSTANCE));
         let tasks: Vec<_> = (0..INSTANCES * PER_INSTANCE)
             .map(|i| {
-                let (users, start, person) =
-                    (instances[i % INSTANCES].users(), start.clone(), person.clone());
+                let (users, start, person) = (
+                    instances[i % INSTANCES].users(),
+                    start.clone(),
+                    person.clone(),
+                );
                 tokio::spawn(async move {
                     start.wait().await;
                     users.resolve_or_create(&person).await
@@ -189,7 +198,11 @@ async fn concurrent_first_sign_ins_from_several_instances_give_one_user(backend:
         for task in tasks {
             ids.insert(task.await.unwrap().unwrap().id);
         }
-        assert_eq!(ids.len(), 1, "every sign-in of round {round} got the same user");
+        assert_eq!(
+            ids.len(),
+            1,
+            "every sign-in of round {round} got the same user"
+        );
     }
     assert_eq!(instances[0].count().await.unwrap(), 3);
 }
@@ -198,14 +211,42 @@ async fn deactivation_and_deletion_are_seen_by_another_instance(backend: Backend
     let (one, other) = (backend.instance().await, backend.instance().await);
     let user = one.users().resolve_or_create(&ada()).await.unwrap();
 
-    let disabled = one.users().set_active(user.id, false).await.unwrap().unwrap();
+    let disabled = one
+        .users()
+        .set_active(user.id, false)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!disabled.is_active);
-    assert!(!other.users().find_by_id(user.id).await.unwrap().unwrap().is_active);
-    let enabled = other.users().set_active(user.id, true).await.unwrap().unwrap();
+    assert!(
+        !other
+            .users()
+            .find_by_id(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
+    let enabled = other
+        .users()
+        .set_active(user.id, true)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(enabled.is_active);
-    assert!(one.users().find_by_id(user.id).await.unwrap().unwrap().is_active);
+    assert!(
+        one.users()
+            .find_by_id(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
     assert_eq!(
-        one.users().set_active(UserId::new_random(), false).await.unwrap(),
+        one.users()
+            .set_active(UserId::new_random(), false)
+            .await
+            .unwrap(),
         None
     );
 
@@ -217,16 +258,27 @@ async fn deactivation_and_deletion_are_seen_by_another_instance(backend: Backend
 async fn pages_list_every_user_once_in_id_order_and_filter(backend: Backend) {
     let users = backend.instance().await.users();
     for i in 0..25 {
-        let provider = if i % 5 == 0 { Provider::Facebook } else { Provider::Google };
+        let provider = if i % 5 == 0 {
+            Provider::Facebook
+        } else {
+            Provider::Google
+        };
         users
-            .resolve_or_create(&identity(provider, &format!("sub-{i}"), &format!("u{i}@example.com")))
+            .resolve_or_create(&identity(
+                provider,
+                &format!("sub-{i}"),
+                &format!("u{i}@example.com"),
+            ))
             .await
             .unwrap();
     }
     let mut listed: Vec<UserId> = Vec::new();
     let mut after = None;
     loop {
-        let page = users.list_page(&UserFilter::default(), after, 10).await.unwrap();
+        let page = users
+            .list_page(&UserFilter::default(), after, 10)
+            .await
+            .unwrap();
         assert!(page.len() <= 10);
         let Some(last) = page.last() else { break };
         after = Some(last.id);
@@ -256,11 +308,18 @@ async fn pages_list_every_user_once_in_id_order_and_filter(backend: Backend) {
 async fn a_code_is_taken_once_by_concurrent_takers_on_two_instances(backend: Backend) {
     const TAKERS: usize = 16;
     let instances = [backend.instance().await, backend.instance().await];
-    let user = instances[0].users().resolve_or_create(&ada()).await.unwrap();
+    let user = instances[0]
+        .users()
+        .resolve_or_create(&ada())
+        .await
+        .unwrap();
     for round in 0..3 {
         let code = code_for(&user, &format!("code-{round}"), 1_800_000_060);
         instances[0].codes().store(&code).await.unwrap();
-        assert!(instances[1].codes().store(&code).await.is_err(), "no overwrite");
+        assert!(
+            instances[1].codes().store(&code).await.is_err(),
+            "no overwrite"
+        );
         let start = Arc::new(Barrier::new(TAKERS));
         let takers: Vec<_> = (0..TAKERS)
             .map(|i| {
@@ -286,7 +345,10 @@ async fn expired_codes_are_swept_in_bounded_batches_and_go_with_their_user(backe
     let (users, codes) = (database.users(), database.codes());
     let user = users.resolve_or_create(&ada()).await.unwrap();
     for i in 0..5 {
-        codes.store(&code_for(&user, &format!("old-{i}"), 1_000)).await.unwrap();
+        codes
+            .store(&code_for(&user, &format!("old-{i}"), 1_000))
+            .await
+            .unwrap();
     }
     let live = code_for(&user, "live", 5_000);
     codes.store(&live).await.unwrap();
@@ -294,7 +356,11 @@ async fn expired_codes_are_swept_in_bounded_batches_and_go_with_their_user(backe
     assert_eq!(codes.delete_expired(2_000, 3).await.unwrap(), 2);
     assert_eq!(codes.delete_expired(2_000, 3).await.unwrap(), 0);
     users.delete(user.id).await.unwrap();
-    assert_eq!(codes.take(&live.hash).await.unwrap(), None, "deleted with its user");
+    assert_eq!(
+        codes.take(&live.hash).await.unwrap(),
+        None,
+        "deleted with its user"
+    );
 }
 
 async fn the_database_answers_a_ping(backend: Backend) {
@@ -313,7 +379,9 @@ async fn postgres_url(database: &TestDatabase) -> PostgresUrl {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn instances_starting_together_on_an_empty_database_migrate_it_once_and_all_start() {
-    let Some(database) = TestDatabase::create().await else { return };
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
     let url = postgres_url(&database).await;
     let starts: Vec<_> = (0..6)
         .map(|_| {
@@ -335,7 +403,9 @@ async fn instances_starting_together_on_an_empty_database_migrate_it_once_and_al
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_behind_is_refused_by_the_user_commands_and_listed_as_pending() {
-    let Some(database) = TestDatabase::create().await else { return };
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
     let url = postgres_url(&database).await;
     let status = PostgresStore::schema_status(&url, &PostgresOptions::default())
         .await
@@ -351,7 +421,9 @@ async fn a_database_behind_is_refused_by_the_user_commands_and_listed_as_pending
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn terminated_connections_give_unavailable_or_success_and_the_pool_recovers() {
-    let Some(database) = TestDatabase::create().await else { return };
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
     let store = PostgresStore::open(
         &postgres_url(&database).await,
         &PostgresOptions::default(),
@@ -394,7 +466,9 @@ async fn terminated_connections_give_unavailable_or_success_and_the_pool_recover
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_statement_held_past_the_statement_timeout_is_unavailable_in_time() {
-    let Some(database) = TestDatabase::create().await else { return };
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
     let options = PostgresOptions {
         statement_timeout: Duration::from_secs(1),
         ..PostgresOptions::default()
@@ -418,7 +492,10 @@ async fn a_statement_held_past_the_statement_timeout_is_unavailable_in_time() {
         matches!(outcome, Err(RepositoryError::Unavailable(_))),
         "{outcome:?}"
     );
-    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(3), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
     locker.batch_execute("ROLLBACK").await.unwrap();
     // The connection the timeout hit is still good.
     zeropass_domain::UserRepository::ping(&store).await.unwrap();
@@ -439,8 +516,14 @@ async fn an_unreachable_server_fails_start_up_after_the_wait_naming_the_url_with
     let waited = started.elapsed();
     let shown = error.to_string();
     assert!(matches!(error, PostgresOpenError::Unreachable { .. }));
-    assert!(waited >= Duration::from_secs(1) && waited < Duration::from_secs(5), "{waited:?}");
-    assert!(shown.contains("postgres://zp:***@127.0.0.1:1/zp"), "{shown}");
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert!(
+        shown.contains("postgres://zp:***@127.0.0.1:1/zp"),
+        "{shown}"
+    );
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(!format!("{error:?}").contains("hunter2"));
     assert!(!shown.contains('\n'));
@@ -456,7 +539,10 @@ async fn a_server_gone_after_start_up_is_unavailable_within_the_connect_timeout(
     let store = PostgresStore::unchecked(&url, &options);
     let started = Instant::now();
     let outcome = zeropass_domain::UserRepository::ping(&store).await;
-    assert!(matches!(outcome, Err(RepositoryError::Unavailable(_))), "{outcome:?}");
+    assert!(
+        matches!(outcome, Err(RepositoryError::Unavailable(_))),
+        "{outcome:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
     let shown = format!("{:?}", outcome.unwrap_err());
     assert!(!shown.contains("hunter2"), "{shown}");
@@ -465,7 +551,9 @@ async fn a_server_gone_after_start_up_is_unavailable_within_the_connect_timeout(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lookup_by_id_is_one_round_trip_once_its_statement_is_prepared() {
     const LOOKUPS: i64 = 200;
-    let Some(database) = TestDatabase::create().await else { return };
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
     let options = PostgresOptions {
         pool_size: 1,
         ..PostgresOptions::default()
@@ -487,7 +575,10 @@ async fn a_lookup_by_id_is_one_round_trip_once_its_statement_is_prepared() {
     let commits = || async {
         database.terminate_connections().await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        counter.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
+        counter
+            .batch_execute("SELECT pg_stat_clear_snapshot()")
+            .await
+            .unwrap();
         let row = counter
             .query_one(
                 "SELECT xact_commit FROM pg_stat_database WHERE datname = $1",
@@ -498,10 +589,14 @@ async fn a_lookup_by_id_is_one_round_trip_once_its_statement_is_prepared() {
         row.get::<_, i64>(0)
     };
     let start = commits().await;
-    zeropass_domain::UserRepository::find_by_id(&store, id).await.unwrap();
+    zeropass_domain::UserRepository::find_by_id(&store, id)
+        .await
+        .unwrap();
     let one = commits().await;
     for _ in 0..=LOOKUPS {
-        zeropass_domain::UserRepository::find_by_id(&store, id).await.unwrap();
+        zeropass_domain::UserRepository::find_by_id(&store, id)
+            .await
+            .unwrap();
     }
     let many = commits().await;
     let first = one - start;

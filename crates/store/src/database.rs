@@ -5,7 +5,9 @@
 use crate::postgres::{
     InvalidPostgresUrl, Migrate, PostgresOpenError, PostgresOptions, PostgresStore, PostgresUrl,
 };
-use crate::sqlite::{self, DatabaseLocation, OpenError, PoolOptions, SqliteSignInCodes, SqliteUserRepository};
+use crate::sqlite::{
+    self, DatabaseLocation, OpenError, PoolOptions, SqliteSignInCodes, SqliteUserRepository,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -219,7 +221,10 @@ mod tests {
             Ok(DatabaseUrl::Sqlite(DatabaseLocation::File(_)))
         ));
         for url in ["postgres://zp@db/zp", "postgresql://zp@db/zp"] {
-            assert!(matches!(DatabaseUrl::parse(url), Ok(DatabaseUrl::Postgres(_))));
+            assert!(matches!(
+                DatabaseUrl::parse(url),
+                Ok(DatabaseUrl::Postgres(_))
+            ));
         }
         assert_eq!(
             DatabaseUrl::parse("mysql://zp:hunter2@db/zp"),
@@ -233,7 +238,9 @@ mod tests {
         assert!(!url.to_string().contains("hunter2"));
         assert!(!format!("{url:?}").contains("hunter2"));
         assert_eq!(
-            DatabaseUrl::parse("sqlite://data/z.db").unwrap().to_string(),
+            DatabaseUrl::parse("sqlite://data/z.db")
+                .unwrap()
+                .to_string(),
             "sqlite://data/z.db"
         );
     }

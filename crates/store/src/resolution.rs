@@ -65,16 +65,24 @@ mod tests {
     #[test]
     fn a_returning_person_with_the_same_address_is_returned_unchanged() {
         let stored = User::new(identity("ada@example.com"), now());
-        let decision = decide(&identity("ada@example.com"), Some(stored.clone()), false, now());
+        let decision = decide(
+            &identity("ada@example.com"),
+            Some(stored.clone()),
+            false,
+            now(),
+        );
         assert_eq!(decision, Decision::Return(stored));
     }
 
     #[test]
     fn a_returning_person_with_a_free_new_address_gets_it() {
         let stored = User::new(identity("ada@example.com"), now());
-        let Decision::UpdateEmail(updated) =
-            decide(&identity("ada@new.example"), Some(stored.clone()), false, now())
-        else {
+        let Decision::UpdateEmail(updated) = decide(
+            &identity("ada@new.example"),
+            Some(stored.clone()),
+            false,
+            now(),
+        ) else {
             panic!("expected an email update");
         };
         assert_eq!(updated.id, stored.id);

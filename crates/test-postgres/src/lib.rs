@@ -36,8 +36,8 @@ impl TestDatabase {
     /// refuses to create the database.
     #[allow(clippy::panic, clippy::expect_used)] // test support: failing loudly is the point
     pub async fn create() -> Option<Self> {
-        let admin_url =
-            std::env::var("ZEROPASS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.into());
+        let admin_url = std::env::var("ZEROPASS_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_ADMIN_URL.into());
         let admin = match admin_client(&admin_url).await {
             Ok(client) => client,
             Err(error) => {
@@ -144,18 +144,20 @@ impl Drop for TestDatabase {
 }
 
 async fn admin_client(admin_url: &str) -> Result<tokio_postgres::Client, String> {
-    let mut config: tokio_postgres::Config = admin_url.parse().map_err(|error| format!("{error}"))?;
+    let mut config: tokio_postgres::Config =
+        admin_url.parse().map_err(|error| format!("{error}"))?;
     config.connect_timeout(CONNECT_TIMEOUT);
-    let (client, connection) = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        config.connect(tokio_postgres::NoTls),
-    )
-    .await
-    .map_err(|_| "no answer within 3 s".to_owned())?
-    .map_err(|error| {
-        let cause = std::error::Error::source(&error).map(ToString::to_string);
-        format!("{error}{}", cause.map(|c| format!(": {c}")).unwrap_or_default())
-    })?;
+    let (client, connection) =
+        tokio::time::timeout(CONNECT_TIMEOUT, config.connect(tokio_postgres::NoTls))
+            .await
+            .map_err(|_| "no answer within 3 s".to_owned())?
+            .map_err(|error| {
+                let cause = std::error::Error::source(&error).map(ToString::to_string);
+                format!(
+                    "{error}{}",
+                    cause.map(|c| format!(": {c}")).unwrap_or_default()
+                )
+            })?;
     tokio::spawn(async move {
         let _closed = connection.await;
     });

@@ -10,8 +10,8 @@ use crate::startup::open_options;
 use std::path::Path;
 use zeropass_store::postgres::PostgresStore;
 use zeropass_store::{
-    Database, DatabaseLocation, DatabaseUrl, MaintenanceError, OpenOptions, backup as sqlite_backup,
-    schema_status,
+    Database, DatabaseLocation, DatabaseUrl, MaintenanceError, OpenOptions,
+    backup as sqlite_backup, schema_status,
 };
 
 /// A command does one thing at a time: one connection is enough.

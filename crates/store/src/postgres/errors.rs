@@ -123,7 +123,10 @@ mod tests {
                 DatabaseErrorKind::Unknown,
                 "the database system is shutting down",
             ),
-            database_error(DatabaseErrorKind::Unknown, "sorry, too many clients already"),
+            database_error(
+                DatabaseErrorKind::Unknown,
+                "sorry, too many clients already",
+            ),
             database_error(DatabaseErrorKind::UnableToSendCommand, "connection closed"),
             database_error(DatabaseErrorKind::ClosedConnection, "closed"),
             database_error(

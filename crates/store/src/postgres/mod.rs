@@ -28,7 +28,9 @@ use connection::{Connector, chain};
 use deadpool::Runtime;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use std::future::Future;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -192,12 +194,8 @@ impl PostgresStore {
                 }
             }
         }
-        let store = Self::pool_only(connector, options).map_err(|reason| {
-            PostgresOpenError::Pool {
-                url: shown,
-                reason,
-            }
-        })?;
+        let store = Self::pool_only(connector, options)
+            .map_err(|reason| PostgresOpenError::Pool { url: shown, reason })?;
         Ok(store)
     }
 

@@ -19,8 +19,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use thiserror::Error;
 use uuid::Uuid;
 use zeropass_domain::{
-    CodeChallenge, CodeHash, RepositoryError, ResolveUserError, StoredSignInCode, User,
-    UserFilter, UserId, VerifiedIdentity,
+    CodeChallenge, CodeHash, RepositoryError, ResolveUserError, StoredSignInCode, User, UserFilter,
+    UserId, VerifiedIdentity,
 };
 
 /// How many times a resolution starts again after a concurrent writer changed what it read.

@@ -10,7 +10,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use thiserror::Error;
@@ -45,9 +47,9 @@ pub(crate) fn client_config(url: &PostgresUrl) -> Result<Option<ClientConfig>, T
         (SslMode::Prefer | SslMode::Require, None) => Arc::new(AnyCertificate(provider.clone())),
         (SslMode::VerifyCa, None) => return Err(TlsError::NoRootCertificate("verify-ca")),
         (SslMode::VerifyFull, None) => return Err(TlsError::NoRootCertificate("verify-full")),
-        (SslMode::Prefer | SslMode::Require | SslMode::VerifyCa, Some(root)) => Arc::new(
-            ChainOnly(webpki_verifier(&root, provider.clone())?),
-        ),
+        (SslMode::Prefer | SslMode::Require | SslMode::VerifyCa, Some(root)) => {
+            Arc::new(ChainOnly(webpki_verifier(&root, provider.clone())?))
+        }
         (SslMode::VerifyFull, Some(root)) => webpki_verifier(&root, provider.clone())?,
     };
     let config = ClientConfig::builder_with_provider(provider)

@@ -202,11 +202,14 @@ mod tests {
 
     #[test]
     fn display_and_debug_hide_the_password() {
-        let url = PostgresUrl::parse("postgres://zp:hunter2@db:5432/zeropass?sslmode=require")
-            .unwrap();
+        let url =
+            PostgresUrl::parse("postgres://zp:hunter2@db:5432/zeropass?sslmode=require").unwrap();
         for shown in [url.to_string(), format!("{url:?}")] {
             assert!(!shown.contains("hunter2"), "{shown}");
-            assert!(shown.contains("postgres://zp:***@db:5432/zeropass"), "{shown}");
+            assert!(
+                shown.contains("postgres://zp:***@db:5432/zeropass"),
+                "{shown}"
+            );
         }
     }
 
