@@ -74,7 +74,12 @@ pub(crate) async fn open_for_users(config: &Config) -> Result<Database, Failure>
     if let DatabaseUrl::Sqlite(location) = &config.database_url {
         check_sqlite_is_migrated(location)?;
     }
-    Database::open_migrated(&config.database_url, &one_connection(config))
+    // An operator at a terminal wants the answer now, not after the server's 30 s start-up wait.
+    let options = OpenOptions {
+        startup_wait: std::time::Duration::ZERO,
+        ..one_connection(config)
+    };
+    Database::open_migrated(&config.database_url, &options)
         .await
         .map_err(database_error)
 }

@@ -72,15 +72,15 @@ impl Connector {
 
     /// Opens one connection, within the connect timeout.
     pub(crate) async fn connect(&self) -> ConnectionResult<AsyncPgConnection> {
-        // The TCP connect has its own bound (`connect_timeout`); TLS and authentication get the
-        // same again, so a server that accepts and then says nothing cannot hold a caller.
-        let limit = self.connect_timeout.saturating_mul(2);
+        // The whole opening — TCP, TLS, authentication, diesel-async's session set-up — within
+        // the one bound, so that a server that accepts and then says nothing cannot hold a caller.
+        let limit = self.connect_timeout;
         tokio::time::timeout(limit, self.connect_unbounded())
             .await
             .map_err(|_| {
                 ConnectionError::BadConnection(format!(
-                    "no connection within {} s",
-                    limit.as_secs()
+                    "no connection within {} ms",
+                    limit.as_millis()
                 ))
             })?
     }

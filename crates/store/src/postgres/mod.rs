@@ -239,13 +239,14 @@ impl PostgresStore {
             .max_size(usize::try_from(options.pool_size.max(1)).unwrap_or(usize::MAX))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(wait))
-            .create_timeout(Some(wait.saturating_mul(2)))
+            .create_timeout(Some(wait))
             .recycle_timeout(Some(wait))
             .build()
             .map_err(|error| error.to_string())?;
         Ok(Self {
             pool,
-            operation_timeout: options.connect_timeout.saturating_mul(2)
+            // Defaults: 5 + 5 + 1 = 11 s, inside the contract's 15 s for a 503.
+            operation_timeout: wait
                 + options.statement_timeout.max(Duration::from_secs(1))
                 + Duration::from_secs(1),
         })

@@ -189,3 +189,163 @@ impl ServerCertVerifier for ChainOnly {
         self.0.supported_verify_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::connection::Connector;
+    use super::*;
+    use diesel::sql_types::Bool;
+    use diesel_async::RunQueryDsl;
+    use std::time::Duration;
+    use zeropass_test_postgres::TestDatabase;
+
+    #[derive(diesel::QueryableByName)]
+    struct Encrypted {
+        #[diesel(sql_type = Bool)]
+        ssl: bool,
+    }
+
+    /// The test server's URL with `host` and the given query.
+    fn url(database: &TestDatabase, host: &str, query: &str) -> PostgresUrl {
+        let mut url = ::url::Url::parse(database.url()).unwrap();
+        url.set_host(Some(host)).unwrap();
+        url.set_query(Some(query));
+        PostgresUrl::parse(url.as_str()).unwrap()
+    }
+
+    async fn encrypted(url: &PostgresUrl) -> Result<bool, String> {
+        let connector = Connector::new(url, Duration::from_secs(3), Duration::from_secs(3))
+            .map_err(|error| error.to_string())?;
+        let mut conn = connector
+            .connect()
+            .await
+            .map_err(|error| error.to_string())?;
+        let row: Encrypted =
+            diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .get_result(&mut conn)
+                .await
+                .map_err(|error| error.to_string())?;
+        Ok(row.ssl)
+    }
+
+    /// The server's certificate file, when the server has TLS on and the file is readable.
+    async fn server_certificate(database: &TestDatabase) -> Option<String> {
+        let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let row = client
+            .query_one(
+                "SELECT current_setting('ssl') = 'on', current_setting('ssl_cert_file')",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (on, file): (bool, String) = (row.get(0), row.get(1));
+        (on && std::fs::read(&file).is_ok()).then_some(file)
+    }
+
+    #[tokio::test]
+    async fn sslmodes_behave_as_in_libpq() {
+        let Some(database) = TestDatabase::create().await else {
+            return;
+        };
+        assert_eq!(
+            encrypted(&url(&database, "127.0.0.1", "sslmode=disable")).await,
+            Ok(false)
+        );
+        let Some(certificate) = server_certificate(&database).await else {
+            // A server without TLS: `prefer` falls back to plain, `require` refuses.
+            assert_eq!(
+                encrypted(&url(&database, "127.0.0.1", "sslmode=prefer")).await,
+                Ok(false)
+            );
+            assert!(
+                encrypted(&url(&database, "127.0.0.1", "sslmode=require"))
+                    .await
+                    .is_err()
+            );
+            return;
+        };
+        // `prefer` and `require` encrypt without checking the (self-signed) certificate.
+        for mode in ["prefer", "require"] {
+            assert_eq!(
+                encrypted(&url(&database, "127.0.0.1", &format!("sslmode={mode}"))).await,
+                Ok(true),
+                "{mode}"
+            );
+        }
+        // With the certificate as root: verify-ca checks the chain only, so the address
+        // 127.0.0.1 (not in the certificate) passes; verify-full also checks the name.
+        let root = format!("sslrootcert={certificate}");
+        assert_eq!(
+            encrypted(&url(
+                &database,
+                "127.0.0.1",
+                &format!("sslmode=verify-ca&{root}")
+            ))
+            .await,
+            Ok(true)
+        );
+        let wrong_name = encrypted(&url(
+            &database,
+            "127.0.0.1",
+            &format!("sslmode=verify-full&{root}"),
+        ))
+        .await;
+        assert!(wrong_name.is_err(), "{wrong_name:?}");
+        let names: Vec<String> = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-subject", "-in", &certificate])
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+            .into_iter()
+            .collect();
+        if names
+            .iter()
+            .any(|subject| subject.contains("CN = localhost"))
+        {
+            assert_eq!(
+                encrypted(&url(
+                    &database,
+                    "localhost",
+                    &format!("sslmode=verify-full&{root}")
+                ))
+                .await,
+                Ok(true)
+            );
+        }
+        // A root certificate that did not sign the server's: refused even by `require`.
+        let other = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(other.path(), OTHER_CA).unwrap();
+        let other_root = format!("sslrootcert={}", other.path().display());
+        assert!(
+            encrypted(&url(
+                &database,
+                "127.0.0.1",
+                &format!("sslmode=require&{other_root}")
+            ))
+            .await
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn verifying_modes_need_a_root_certificate_and_a_readable_one() {
+        let without = PostgresUrl::parse("postgres://zp@db/zp?sslmode=verify-full").unwrap();
+        if default_root_file().is_none() {
+            assert!(matches!(
+                client_config(&without),
+                Err(TlsError::NoRootCertificate("verify-full"))
+            ));
+        }
+        let missing = PostgresUrl::parse(
+            "postgres://zp@db/zp?sslmode=verify-ca&sslrootcert=/nonexistent.pem",
+        )
+        .unwrap();
+        let error = client_config(&missing).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent.pem"), "{error}");
+    }
+
+    /// A CA certificate unrelated to any server (generated for this test).
+    const OTHER_CA: &str = include_str!("other_ca_for_tests.pem");
+}
