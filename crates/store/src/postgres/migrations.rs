@@ -34,10 +34,18 @@ pub(crate) async fn run_pending(mut conn: AsyncPgConnection) -> Result<Vec<Strin
         let applied = harness
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| {
-                versions
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<String>>()
+                let applied: HashSet<String> = versions.iter().map(ToString::to_string).collect();
+                // The names, as SQLite's `migrate` prints them, rather than bare versions.
+                MigrationSource::<Pg>::migrations(&MIGRATIONS)
+                    .map(|known| {
+                        known
+                            .iter()
+                            .map(|migration| migration.name())
+                            .filter(|name| applied.contains(&name.version().to_string()))
+                            .map(ToString::to_string)
+                            .collect::<Vec<String>>()
+                    })
+                    .unwrap_or_else(|_| applied.into_iter().collect())
             })
             .map_err(|error| chain(&*error));
         (harness.into_inner(), applied)
