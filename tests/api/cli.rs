@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use zeropass_domain::{Provider, User, UserRepository};
 use zeropass_fake_providers::{FakeFacebook, FakeGoogle};
-use zeropass_sqlite::{DatabaseLocation, SqliteUserRepository};
+use zeropass_store::{DatabaseLocation, SqliteUserRepository};
 
 /// A `PUBLIC_URL` `check` accepts without https.
 const LOOPBACK_PUBLIC_URL: &str = "http://127.0.0.1:8080";

@@ -14,7 +14,7 @@ use zeropass_domain::{
     OneTimeCode, Provider, TokenRejection, User, UserId, UserRepository,
 };
 use zeropass_fake_providers::{FakeFacebook, FakeFacebookUser, FakeGoogle, FakeGoogleUser};
-use zeropass_sqlite::SqliteSignInCodes;
+use zeropass_store::SqliteSignInCodes;
 
 /// A mobile deep link, and a web app's URI that already has a query.
 const APP: &str = "com.example.app:/signed-in";

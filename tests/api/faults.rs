@@ -18,7 +18,7 @@ use zeropass_domain::Provider;
 use zeropass_fake_providers::{
     Endpoint, FacebookEndpoint, Failure, FakeFacebook, FakeFacebookUser, FakeGoogle, FakeGoogleUser,
 };
-use zeropass_sqlite::DEFAULT_BUSY_TIMEOUT;
+use zeropass_store::DEFAULT_BUSY_TIMEOUT;
 
 /// The longest the server may take to give up on an identity provider (the contract's "slow
 /// (over 10 s)").
@@ -285,7 +285,7 @@ async fn a_read_only_database_refuses_new_users_with_503_while_users_me_still_an
     let Some(read_only) = Immutable::set(&[database, wal]) else {
         eprintln!(
             "SKIPPED: `chattr +i` is not available here (it needs root and ext2/3/4, XFS, \
-             Btrfs...); the read-only case is covered by zeropass-sqlite's \
+             Btrfs...); the read-only case is covered by zeropass-store's \
              writes_to_a_read_only_database_are_unavailable_while_reads_work"
         );
         return;

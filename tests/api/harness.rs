@@ -13,7 +13,7 @@ use zeropass_domain::{
     AccessTokens, Email, Provider, Subject, User, UserRepository, VerifiedIdentity,
 };
 use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
-use zeropass_sqlite::{DatabaseLocation, SqliteUserRepository};
+use zeropass_store::{DatabaseLocation, SqliteUserRepository};
 
 /// The HS256 key every test server uses.
 pub const TEST_SECRET: &str = "black-box-test-secret-of-at-least-32-bytes";

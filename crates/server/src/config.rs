@@ -5,11 +5,13 @@
 
 use secrecy::SecretString;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 use url::{Host, Url};
 use zeropass_facebook::FacebookConfig;
 use zeropass_google::GoogleConfig;
 use zeropass_http::{CorsOrigins, Protection, RateLimit, TrustedProxies};
 use zeropass_jwt::JwtSecret;
+use zeropass_store::DatabaseUrl;
 
 /// The configuration of one zeropass process.
 #[derive(Debug)]
@@ -20,8 +22,12 @@ pub struct Config {
     pub metrics_bind_addr: Option<SocketAddr>,
     /// `PUBLIC_URL`: external base URL, without a trailing slash; the `iss` of our tokens.
     pub public_url: String,
-    /// `DATABASE_URL`: `sqlite://PATH` or `sqlite://:memory:`.
-    pub database_url: String,
+    /// `DATABASE_URL`: `sqlite://PATH`, `sqlite://:memory:` or `postgres://...` (shown, and
+    /// debug-printed, without its password).
+    pub database_url: DatabaseUrl,
+    /// `DATABASE_POOL_SIZE`, `DATABASE_CONNECT_TIMEOUT_SECONDS`,
+    /// `DATABASE_STATEMENT_TIMEOUT_SECONDS`.
+    pub database: DatabaseSettings,
     /// `JWT_SECRET`: the HS256 key; `None` means "generate one for this process".
     pub jwt_secret: Option<JwtSecret>,
     /// `JWT_TTL_SECONDS`: lifetime of issued access tokens.
@@ -44,6 +50,28 @@ pub struct Config {
     pub protection: Protection,
 }
 
+/// The database tuning variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `DATABASE_POOL_SIZE`: connections kept; `None`: the backend's default (PostgreSQL 8,
+    /// SQLite one per worker plus two).
+    pub pool_size: Option<u32>,
+    /// `DATABASE_CONNECT_TIMEOUT_SECONDS`: bound on opening a connection and on waiting for a
+    /// free one.
+    pub connect_timeout: Duration,
+    /// `DATABASE_STATEMENT_TIMEOUT_SECONDS`: PostgreSQL cancels any statement running longer.
+    pub statement_timeout: Duration,
+}
+
+/// Default `DATABASE_CONNECT_TIMEOUT_SECONDS`.
+pub const DEFAULT_DATABASE_CONNECT_TIMEOUT_SECONDS: u32 = 5;
+/// Default `DATABASE_STATEMENT_TIMEOUT_SECONDS`.
+pub const DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS: u32 = 5;
+/// Largest pool accepted: beyond, the server's `max_connections` (100 by default) is the limit.
+const MAX_DATABASE_POOL_SIZE: u32 = 1000;
+/// Longest database timeout accepted (one hour): longer is a mistake, not a setting.
+const MAX_DATABASE_TIMEOUT_SECONDS: u32 = 3600;
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -61,6 +89,9 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "BIND_ADDR",
     "PUBLIC_URL",
     "DATABASE_URL",
+    "DATABASE_POOL_SIZE",
+    "DATABASE_CONNECT_TIMEOUT_SECONDS",
+    "DATABASE_STATEMENT_TIMEOUT_SECONDS",
     "JWT_SECRET",
     "JWT_TTL_SECONDS",
     "JWT_ALGORITHM",
@@ -141,7 +172,11 @@ impl Config {
                 .map(|raw| socket_address("METRICS_BIND_ADDR", &raw))
                 .transpose()?,
             public_url: public_url(var("PUBLIC_URL"))?,
-            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://zeropass.db".into()),
+            database_url: DatabaseUrl::parse(
+                &var("DATABASE_URL").unwrap_or_else(|| "sqlite://zeropass.db".into()),
+            )
+            .map_err(|error| ConfigError::new("DATABASE_URL", error.to_string()))?,
+            database: database_settings(&var)?,
             jwt_secret: var("JWT_SECRET")
                 .map(|secret| {
                     JwtSecret::new(secret.into_bytes())
@@ -220,6 +255,49 @@ fn protection(var: &impl Fn(&str) -> Option<String>) -> Result<Protection, Confi
         cors_origins: CorsOrigins::new(cors_origins),
         auth_rate_limit: (per_minute > 0).then(|| RateLimit::new(per_minute, burst)),
     })
+}
+
+fn database_settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<DatabaseSettings, ConfigError> {
+    let pool_size = var("DATABASE_POOL_SIZE")
+        .map(|raw| bounded_number("DATABASE_POOL_SIZE", &raw, 1, MAX_DATABASE_POOL_SIZE))
+        .transpose()?;
+    let seconds = |variable: &'static str, default: u32| {
+        var(variable)
+            .map_or(Ok(default), |raw| {
+                bounded_number(variable, &raw, 1, MAX_DATABASE_TIMEOUT_SECONDS)
+            })
+            .map(|seconds| Duration::from_secs(u64::from(seconds)))
+    };
+    Ok(DatabaseSettings {
+        pool_size,
+        connect_timeout: seconds(
+            "DATABASE_CONNECT_TIMEOUT_SECONDS",
+            DEFAULT_DATABASE_CONNECT_TIMEOUT_SECONDS,
+        )?,
+        statement_timeout: seconds(
+            "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+            DEFAULT_DATABASE_STATEMENT_TIMEOUT_SECONDS,
+        )?,
+    })
+}
+
+fn bounded_number(
+    variable: &'static str,
+    raw: &str,
+    min: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    raw.parse()
+        .ok()
+        .filter(|value| (min..=max).contains(value))
+        .ok_or_else(|| {
+            ConfigError::new(
+                variable,
+                format!("'{raw}' is not a whole number from {min} to {max}"),
+            )
+        })
 }
 
 fn whole_number(
@@ -429,12 +507,64 @@ mod tests {
     }
 
     #[test]
+    fn a_postgres_url_is_accepted_and_never_shown_with_its_password() {
+        let config = parse(&[(
+            "DATABASE_URL",
+            "postgres://zp:hunter2@db.internal:5432/zeropass?sslmode=require",
+        )])
+        .unwrap();
+        assert!(
+            config
+                .database_url
+                .to_string()
+                .contains("zp:***@db.internal")
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let (variable, message) = error_of(&[(
+            "DATABASE_URL",
+            "postgres://zp:hunter2@db.internal/zeropass?sslmode=sometimes",
+        )]);
+        assert_eq!(variable, "DATABASE_URL");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn the_database_tuning_variables_are_read_and_bad_values_named() {
+        let config = parse(&[
+            ("DATABASE_POOL_SIZE", "16"),
+            ("DATABASE_CONNECT_TIMEOUT_SECONDS", "2"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "30"),
+        ])
+        .unwrap();
+        assert_eq!(config.database.pool_size, Some(16));
+        assert_eq!(config.database.connect_timeout, Duration::from_secs(2));
+        assert_eq!(config.database.statement_timeout, Duration::from_secs(30));
+        for (variable, value) in [
+            ("DATABASE_POOL_SIZE", "0"),
+            ("DATABASE_POOL_SIZE", "eight"),
+            ("DATABASE_CONNECT_TIMEOUT_SECONDS", "-1"),
+            ("DATABASE_CONNECT_TIMEOUT_SECONDS", "0"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "1.5"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "99999"),
+        ] {
+            assert_eq!(
+                error_of(&[(variable, value)]).0,
+                variable,
+                "{variable}={value}"
+            );
+        }
+    }
+
+    #[test]
     fn no_configuration_gives_the_contract_defaults() {
         let config = parse(&[]).unwrap();
         assert_eq!(config.bind_addr, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(config.metrics_bind_addr, None, "/metrics is on BIND_ADDR");
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
-        assert_eq!(config.database_url, "sqlite://zeropass.db");
+        assert_eq!(config.database_url.to_string(), "sqlite://zeropass.db");
+        assert_eq!(config.database.pool_size, None);
+        assert_eq!(config.database.connect_timeout, Duration::from_secs(5));
+        assert_eq!(config.database.statement_timeout, Duration::from_secs(5));
         assert!(config.jwt_secret.is_none());
         assert_eq!(config.jwt_ttl_seconds, 3600);
         assert!(config.google.is_none() && config.facebook.is_none());

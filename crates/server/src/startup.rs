@@ -15,7 +15,7 @@ use zeropass_facebook::FacebookIdentityProvider;
 use zeropass_google::GoogleIdentityProvider;
 use zeropass_http::{AppState, BrowserFlow, Metrics};
 use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
-use zeropass_sqlite::{DatabaseLocation, PoolOptions, SqliteSignInCodes, SqliteUserRepository};
+use zeropass_store::{Database, OpenOptions};
 
 /// The flow cookie's key is derived from `JWT_SECRET` under this label, so every instance
 /// sharing the secret can open the cookies the others sealed.
@@ -41,7 +41,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub async fn serve(config: Config) -> Result<(), ConfigError> {
     let local_proxy_clients_unlimited = local_proxy_clients_are_unlimited(&config);
     let providers = identity_providers(&config)?;
-    let users = Arc::new(open_database(&config.database_url)?);
+    let database = open_database(&config).await?;
+    let users = database.users();
     let secret = jwt_secret(config.jwt_secret)?;
     let browser = BrowserFlow::new(
         config.public_url.clone(),
@@ -53,9 +54,8 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
         issuer: config.public_url.clone(),
         ttl: Duration::from_secs(config.jwt_ttl_seconds),
     }));
-    let pool = Arc::clone(&users);
     let code_grant = CodeGrant::new(
-        Arc::new(SqliteSignInCodes::new(&users)),
+        database.codes(),
         users.clone(),
         tokens.clone(),
         Arc::new(SystemClock),
@@ -64,7 +64,7 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
         .with_browser_flow(browser)
         .with_code_grant(code_grant)
         .with_protection(config.protection)
-        .with_pool_gauge(move || pool.pool_state());
+        .with_pool_gauge(move || database.pool_state());
     let metrics_listener = config
         .metrics_bind_addr
         .map(|address| bind("METRICS_BIND_ADDR", address))
@@ -190,23 +190,28 @@ fn stop_signal() -> std::io::Result<impl Future<Output = &'static str>> {
     })
 }
 
-fn open_database(database_url: &str) -> Result<SqliteUserRepository, ConfigError> {
-    let location = DatabaseLocation::parse(database_url)
+/// Opens the database: PostgreSQL is waited for up to 30 s while unreachable, then the start
+/// fails with one line naming `DATABASE_URL` and the cause (never the password).
+async fn open_database(config: &Config) -> Result<Database, ConfigError> {
+    let database = Database::open(&config.database_url, &open_options(config))
+        .await
         .map_err(|error| ConfigError::new("DATABASE_URL", error.to_string()))?;
-    let repository = SqliteUserRepository::open_with(&location, &pool_options())
-        .map_err(|error| ConfigError::new("DATABASE_URL", error.to_string()))?;
-    tracing::info!(database = %database_url, "database ready");
-    Ok(repository)
+    tracing::info!(database = %config.database_url, "database ready");
+    Ok(database)
 }
 
-/// One connection per HTTP worker (actix's default count: one per available core), for the
-/// reads each worker makes on its own thread, and two for writers; SQLite serialises writers
-/// anyway. Every connection holds up to 2 MiB of page cache, so no more than that.
-fn pool_options() -> PoolOptions {
+/// The database settings of the configuration. SQLite's pool, unless `DATABASE_POOL_SIZE` says
+/// otherwise: one connection per HTTP worker (actix's default count: one per available core),
+/// for the reads each worker makes on its own thread, and two for writers; SQLite serialises
+/// writers anyway, and every connection holds up to 2 MiB of page cache, so no more than that.
+pub(crate) fn open_options(config: &Config) -> OpenOptions {
     let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    PoolOptions {
-        max_connections: u32::try_from(workers).unwrap_or(u32::MAX).saturating_add(2),
-        ..PoolOptions::default()
+    OpenOptions {
+        pool_size: config.database.pool_size,
+        sqlite_default_pool_size: u32::try_from(workers).unwrap_or(u32::MAX).saturating_add(2),
+        connect_timeout: config.database.connect_timeout,
+        statement_timeout: config.database.statement_timeout,
+        ..OpenOptions::default()
     }
 }
 

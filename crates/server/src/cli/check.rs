@@ -5,7 +5,7 @@
 //! line is `ok`, 2 otherwise.
 
 use super::Failure;
-use super::database::location;
+use super::database::postgres_status;
 use crate::config::{Config, ConfigError, is_loopback};
 use std::future::Future;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use url::Url;
 use zeropass_domain::IdentityError;
 use zeropass_facebook::FacebookIdentityProvider;
 use zeropass_google::GoogleIdentityProvider;
-use zeropass_sqlite::{DatabaseLocation, MaintenanceError, schema_status};
+use zeropass_store::{DatabaseLocation, DatabaseUrl, MaintenanceError, schema_status};
 
 /// How long each provider may take to answer the check.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -48,7 +48,7 @@ pub(crate) async fn run(config: Result<Config, ConfigError>) -> Result<(), Failu
     match config {
         Ok(config) => {
             report.ok("configuration", "valid");
-            database(&config, &mut report);
+            database(&config, &mut report).await;
             providers(&config, &mut report).await;
             cookies(&config, &mut report);
         }
@@ -57,19 +57,38 @@ pub(crate) async fn run(config: Result<Config, ConfigError>) -> Result<(), Failu
     report.finish()
 }
 
-fn database(config: &Config, report: &mut Report) {
+async fn database(config: &Config, report: &mut Report) {
     const SUBJECT: &str = "database";
-    let location = match location(config) {
-        Ok(location) => location,
-        Err(error) => return report.fail(SUBJECT, &error.to_string()),
+    let location = match &config.database_url {
+        DatabaseUrl::Sqlite(location) => location,
+        DatabaseUrl::Postgres(url) => {
+            return match postgres_status(config, url).await {
+                Ok(status) if status.is_up_to_date() => report.ok(
+                    SUBJECT,
+                    &format!(
+                        "{url} reachable, schema up to date ({} migration(s) applied)",
+                        status.applied
+                    ),
+                ),
+                Ok(status) => report.fail(
+                    SUBJECT,
+                    &format!(
+                        "{url} reachable, {} pending migration(s): {} (run `zeropass migrate`)",
+                        status.pending.len(),
+                        status.pending.join(", ")
+                    ),
+                ),
+                Err(error) => report.fail(SUBJECT, &error),
+            };
+        }
     };
-    if location == DatabaseLocation::Memory {
+    if *location == DatabaseLocation::Memory {
         return report.ok(
             SUBJECT,
             "in memory: every process creates and migrates its own, lost when it exits",
         );
     }
-    match schema_status(&location) {
+    match schema_status(location) {
         Ok(status) if status.is_up_to_date() => report.ok(
             SUBJECT,
             &format!(

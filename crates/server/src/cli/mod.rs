@@ -300,7 +300,7 @@ impl Command {
                 tracing::info!(version = VERSION, "zeropass {VERSION} starting");
                 block_on(startup::serve(config)).map_err(Failure::from)
             }
-            Self::Migrate => database::migrate(&config),
+            Self::Migrate => block_on(database::migrate(&config)),
             Self::Backup { path } => database::backup(&config, &path),
             Self::Users(command) => block_on(users::run(&config, command)),
             Self::Check | Self::Keys(_) => Ok(()),

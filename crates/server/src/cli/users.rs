@@ -6,7 +6,6 @@ use super::output::{Format, ListWriter, write_user};
 use super::{Failure, UsersCommand, database};
 use crate::config::Config;
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::Arc;
 use zeropass_domain::{
     ListUsersError, ManageUsers, ManageUsersError, User, UserFilter, UserReference,
 };
@@ -20,7 +19,7 @@ pub(crate) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
             "stdin is not a terminal, so nobody can confirm: pass --yes to delete".into(),
         ));
     }
-    let users = ManageUsers::new(Arc::new(database::open_for_users(config)?));
+    let users = ManageUsers::new(database::open_for_users(config).await?.users());
     let stdout = std::io::stdout();
     match command {
         UsersCommand::List(args) => {

@@ -2,8 +2,8 @@
 //! the port's resolution rules, atomicity under concurrency, the pragmas, and how opening and
 //! infrastructure failures are reported.
 
-use crate::rows::UserRow;
-use crate::schema::users;
+use crate::sqlite::rows::UserRow;
+use crate::sqlite::schema::users;
 use crate::{DatabaseLocation, OpenError, PoolOptions, SqliteUserRepository};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

@@ -4,9 +4,10 @@
 //! error is kept as the source, for the log; the domain error's own message never carries SQL
 //! or data.
 
-use crate::rows::RowError;
 use diesel::result::Error as DieselError;
 use zeropass_domain::RepositoryError;
+
+pub(crate) use crate::errors::{from_row, is_unique_violation};
 
 /// SQLite's messages (`sqlite3_errstr`) for the result codes that mean the store cannot serve
 /// now: BUSY, LOCKED, READONLY, IOERR, FULL and CANTOPEN. Diesel keeps the message but not the
@@ -23,11 +24,8 @@ const UNAVAILABLE_MESSAGES: [&str; 6] = [
 
 /// A failed query or transaction.
 pub(crate) fn from_diesel(error: DieselError) -> RepositoryError {
-    if is_unavailable(&error) {
-        RepositoryError::Unavailable(Box::new(error))
-    } else {
-        RepositoryError::Unexpected(Box::new(error))
-    }
+    let unavailable = is_unavailable(&error);
+    crate::errors::classified(error, unavailable)
 }
 
 /// No connection could be had within the pool's timeout.
@@ -38,19 +36,6 @@ pub(crate) fn from_pool(error: diesel::r2d2::PoolError) -> RepositoryError {
 /// The blocking task panicked or was cancelled: a bug, not a state of the store.
 pub(crate) fn from_join(error: tokio::task::JoinError) -> RepositoryError {
     RepositoryError::Unexpected(Box::new(error))
-}
-
-/// A stored row does not make a valid user: the data is corrupt.
-pub(crate) fn from_row(error: RowError) -> RepositoryError {
-    RepositoryError::Unexpected(Box::new(error))
-}
-
-/// Whether the insert or update failed on a UNIQUE constraint.
-pub(crate) fn is_unique_violation(error: &DieselError) -> bool {
-    matches!(
-        error,
-        DieselError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
 }
 
 fn is_unavailable(error: &DieselError) -> bool {

@@ -3,9 +3,9 @@
 //! migrates or otherwise changes the database — and an online backup (`VACUUM INTO`), a
 //! consistent copy taken while servers keep reading and writing the file.
 
-use crate::location::DatabaseLocation;
-use crate::migrations::MIGRATIONS;
-use crate::pool::{Access, DEFAULT_BUSY_TIMEOUT, file_uri};
+use crate::sqlite::location::DatabaseLocation;
+use crate::sqlite::migrations::MIGRATIONS;
+use crate::sqlite::pool::{Access, DEFAULT_BUSY_TIMEOUT, file_uri};
 use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
 use diesel::prelude::*;

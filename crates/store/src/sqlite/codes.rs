@@ -3,9 +3,9 @@
 //! delete of expired rows), run on the blocking pool like every write: the rules about expiry
 //! and verifiers are the domain's, so a later backend needs the same three statements only.
 
-use crate::errors;
-use crate::repository::SqliteUserRepository;
-use crate::schema::sign_in_codes;
+use crate::sqlite::errors;
+use crate::sqlite::repository::SqliteUserRepository;
+use crate::sqlite::schema::sign_in_codes;
 use async_trait::async_trait;
 use diesel::SqliteConnection;
 use diesel::prelude::*;

@@ -2,8 +2,8 @@
 //! and the checks that make a bad `DATABASE_URL` fail at start-up with one clear line instead
 //! of on the first request.
 
-use crate::location::DatabaseLocation;
-use crate::migrations;
+use crate::sqlite::location::DatabaseLocation;
+use crate::sqlite::migrations;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ConnectionManager, CustomizeConnection, HandleError, Pool};
 use diesel::{Connection, ConnectionError, SqliteConnection};
@@ -55,7 +55,7 @@ impl Default for PoolOptions {
 pub enum OpenError {
     /// The `DATABASE_URL` is not one this adapter accepts.
     #[error(transparent)]
-    InvalidUrl(#[from] crate::location::InvalidDatabaseUrl),
+    InvalidUrl(#[from] crate::sqlite::location::InvalidDatabaseUrl),
     /// The file could not be opened or created, or is not a SQLite database.
     #[error("cannot open database file '{path}': {reason}")]
     Open {

@@ -4,10 +4,10 @@
 //! calling thread when a connection is free at once (`read_inline`): a WAL reader does not wait
 //! for writers, and the hand-off to the blocking pool cost more than the read.
 
-use crate::errors;
-use crate::location::DatabaseLocation;
-use crate::pool::{self, OpenError, PoolOptions, SqlitePool};
-use crate::queries;
+use crate::sqlite::errors;
+use crate::sqlite::location::DatabaseLocation;
+use crate::sqlite::pool::{self, OpenError, PoolOptions, SqlitePool};
+use crate::sqlite::queries;
 use async_trait::async_trait;
 use diesel::SqliteConnection;
 use zeropass_domain::{

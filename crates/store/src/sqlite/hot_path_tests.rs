@@ -3,7 +3,7 @@
 //! the write-free path for a returning identity, and the fall-back to the blocking pool when
 //! no connection is free.
 
-use crate::queries;
+use crate::sqlite::queries;
 use crate::{DatabaseLocation, PoolOptions, SqliteUserRepository};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,7 @@ use diesel::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use zeropass_domain::BoxError;
 
-pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
 /// Applies the migrations this connection's database has not seen yet.
 pub(crate) fn run_pending(conn: &mut SqliteConnection) -> Result<(), BoxError> {

@@ -2,12 +2,14 @@
 //! [`User`]. Reading back re-parses every field, so a hand-edited or corrupt row is reported
 //! instead of producing an invalid `User`.
 
-use crate::schema::users;
+use crate::sqlite::schema::users;
+use crate::stored::StoredUser;
 use chrono::DateTime;
 use diesel::prelude::*;
-use thiserror::Error;
 use uuid::Uuid;
-use zeropass_domain::{Email, EmailError, Subject, SubjectError, UnknownProvider, User, UserId};
+use zeropass_domain::{User, UserId};
+
+pub(crate) use crate::stored::RowError;
 
 /// One row of `users`, column for column.
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -33,26 +35,6 @@ impl std::fmt::Debug for UserRow {
     }
 }
 
-/// Why a stored row is not a valid user. The messages name the column, never its value.
-#[derive(Debug, Error)]
-pub(crate) enum RowError {
-    /// `id` is not 16 bytes.
-    #[error("the stored user id is {0} bytes long instead of 16")]
-    Id(usize),
-    /// `email` does not parse.
-    #[error("the stored email is not a valid address")]
-    Email(#[source] EmailError),
-    /// `provider` is not a known provider.
-    #[error("the stored provider is not a known provider")]
-    Provider(#[source] UnknownProvider),
-    /// `subject` does not parse.
-    #[error("the stored subject is not a valid subject")]
-    Subject(#[source] SubjectError),
-    /// `created_at` is outside chrono's range.
-    #[error("the stored creation time is out of range")]
-    CreatedAt,
-}
-
 impl From<&User> for UserRow {
     fn from(user: &User) -> Self {
         Self {
@@ -70,15 +52,15 @@ impl TryFrom<UserRow> for User {
     type Error = RowError;
 
     fn try_from(row: UserRow) -> Result<Self, Self::Error> {
-        let id = Uuid::from_slice(&row.id).map_err(|_| RowError::Id(row.id.len()))?;
-        Ok(Self {
-            id: UserId::from_uuid(id),
-            email: Email::parse(&row.email).map_err(RowError::Email)?,
-            provider: row.provider.parse().map_err(RowError::Provider)?,
-            subject: Subject::parse(&row.subject).map_err(RowError::Subject)?,
+        StoredUser {
+            id: Uuid::from_slice(&row.id).map_err(|_| RowError::Id(row.id.len()))?,
+            email: row.email,
+            provider: row.provider,
+            subject: row.subject,
             is_active: row.is_active,
             created_at: DateTime::from_timestamp(row.created_at, 0).ok_or(RowError::CreatedAt)?,
-        })
+        }
+        .try_into()
     }
 }
 
@@ -90,7 +72,7 @@ pub(crate) fn id_bytes(id: &UserId) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zeropass_domain::{Provider, VerifiedIdentity};
+    use zeropass_domain::{Email, Provider, Subject, VerifiedIdentity};
 
     fn user() -> User {
         User::new(

@@ -1,4 +1,5 @@
-//! zeropass's [`UserRepository`](zeropass_domain::UserRepository) on Diesel and SQLite.
+//! The SQLite backend: [`UserRepository`](zeropass_domain::UserRepository) and
+//! [`SignInCodes`](zeropass_domain::SignInCodes) on Diesel and a bundled SQLite.
 //!
 //! [`SqliteUserRepository::open`] takes a [`DatabaseLocation`] (parsed from `DATABASE_URL`),
 //! creates the database file if needed, applies the embedded migrations and returns a

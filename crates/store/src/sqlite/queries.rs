@@ -1,9 +1,10 @@
 //! The repository's operations as synchronous Diesel code on one connection. They block, so
 //! `repository` runs them on Tokio's blocking pool; nothing here knows about async.
 
-use crate::errors;
-use crate::rows::{RowError, UserRow, id_bytes};
-use crate::schema::users;
+use crate::resolution::{Decision, decide};
+use crate::sqlite::errors;
+use crate::sqlite::rows::{RowError, UserRow, id_bytes};
+use crate::sqlite::schema::users;
 use diesel::prelude::*;
 use diesel::{SqliteConnection, dsl};
 use zeropass_domain::{
@@ -109,7 +110,7 @@ pub(crate) fn count(conn: &mut SqliteConnection) -> Result<u64, RepositoryError>
         .count()
         .get_result(conn)
         .map_err(errors::from_diesel)?;
-    u64::try_from(count).map_err(|error| RepositoryError::Unexpected(Box::new(error)))
+    u64::try_from(count).map_err(crate::errors::from_count)
 }
 
 /// Checks that the database answers.
@@ -168,17 +169,28 @@ fn resolve_once(conn: &mut SqliteConnection, identity: &VerifiedIdentity) -> Res
     let provider = identity.provider.as_str();
     let email = identity.email.as_str();
     conn.immediate_transaction(|conn| {
-        // 1. The returning person, recognised by the provider's stable subject.
-        let known = row_by_subject(conn, identity)?;
-        if let Some(row) = known {
-            let mut user = User::try_from(row).map_err(Failure::CorruptRow)?;
-            if user.email != identity.email {
-                // The new address must not belong to another user of the provider (it cannot
-                // be this user's: its stored address is a different one).
-                if email_taken(conn, provider, email)? {
-                    tracing::debug!(user_id = %user.id, "email change refused: address taken");
-                    return Err(Failure::Conflict);
-                }
+        // The two facts the rule needs, read under the write lock: the subject's row, and
+        // whether the address is taken. A returning person whose address did not change
+        // needs only the first; any other row holding the address is another user's (this
+        // user's stored address is a different one).
+        let by_subject = row_by_subject(conn, identity)?
+            .map(User::try_from)
+            .transpose()
+            .map_err(Failure::CorruptRow)?;
+        let unchanged = by_subject
+            .as_ref()
+            .is_some_and(|user| user.email == identity.email);
+        let email_taken = !unchanged && email_taken(conn, provider, email)?;
+        match decide(identity, by_subject, email_taken, chrono::Utc::now()) {
+            Decision::Return(user) => {
+                tracing::debug!(user_id = %user.id, "returning user");
+                Ok(user)
+            }
+            Decision::Conflict => {
+                tracing::debug!("identity conflict: the address belongs to another user");
+                Err(Failure::Conflict)
+            }
+            Decision::UpdateEmail(user) => {
                 diesel::update(users::table.filter(users::id.eq(id_bytes(&user.id))))
                     .set(users::email.eq(email))
                     .execute(conn)
@@ -190,25 +202,16 @@ fn resolve_once(conn: &mut SqliteConnection, identity: &VerifiedIdentity) -> Res
                         }
                     })?;
                 tracing::debug!(user_id = %user.id, "email updated");
-                user.email = identity.email.clone();
+                Ok(user)
             }
-            tracing::debug!(user_id = %user.id, "returning user");
-            return Ok(user);
+            Decision::Insert(user) => {
+                diesel::insert_into(users::table)
+                    .values(UserRow::from(&user))
+                    .execute(conn)?;
+                tracing::debug!(user_id = %user.id, "user created");
+                Ok(user)
+            }
         }
-
-        // 2. The address is known at this provider under another subject.
-        if email_taken(conn, provider, email)? {
-            tracing::debug!("identity conflict: the address belongs to another subject");
-            return Err(Failure::Conflict);
-        }
-
-        // 3. A new person.
-        let user = User::new(identity.clone(), chrono::Utc::now());
-        diesel::insert_into(users::table)
-            .values(UserRow::from(&user))
-            .execute(conn)?;
-        tracing::debug!(user_id = %user.id, "user created");
-        Ok(user)
     })
 }
 
