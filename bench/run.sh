@@ -207,6 +207,7 @@ DB_BYTES=$(( $(stat -c %s "$DB") + $( [[ -f "$DB-wal" ]] && stat -c %s "$DB-wal"
 
 log "restarting zeropass with $USERS users"
 start_zeropass
+FULL_STARTUP_MS=$STARTUP_MS
 sleep 0.5
 IDLE_KIB=$(status_kib "$ZP_PID" VmRSS)
 ZP_BODY=$(curl -fs -D "$WORK/zeropass-headers.txt" -H "Authorization: Bearer $(head -n1 "$WORK/tokens.txt")" \
@@ -360,7 +361,7 @@ printf '%-44s %14s %14s %10s\n' "resident memory peak, sign-ins (MiB)" "$(mib "$
 printf '%-44s %14s %14s %10s\n' "resident memory peak, /users/me load (MiB)" "$PEAK_MIB" "" "<= 32"
 printf '%-44s %14s %14s %10s\n' "database bytes per user" "$PER_USER" "" "<= 250"
 printf '%-44s %14s %14s %10s\n' "start to healthy, empty db (ms)" "$FIRST_STARTUP_MS" "" ""
-printf '%-44s %14s %14s %10s\n' "start to healthy, full db (ms)" "$STARTUP_MS" "" "<= 300"
+printf '%-44s %14s %14s %10s\n' "start to healthy, full db (ms)" "$FULL_STARTUP_MS" "" "<= 300"
 echo
 printf '%-44s %14s %10s %10s\n' "ratio" "value" "target" "verdict"
 printf '%-44s %14s %10s %10s\n' "--------------------------------------------" "--------------" "----------" "----------"
@@ -374,7 +375,7 @@ printf '%-44s %14s %10s %10s\n' "idle resident memory (MiB)" "$IDLE_MIB" "<= 16"
 printf '%-44s %14s %10s %10s\n' "peak resident memory under load (MiB)" "$PEAK_MIB" "<= 32" "$(check "$PEAK_MIB" "<=" 32)"
 if ((USERS >= 1000000)); then
     printf '%-44s %14s %10s %10s\n' "database bytes per user" "$PER_USER" "<= 250" "$(check "$PER_USER" "<=" 250)"
-    printf '%-44s %14s %10s %10s\n' "start to healthy, full db (ms)" "$STARTUP_MS" "<= 300" "$(check "$STARTUP_MS" "<=" 300)"
+    printf '%-44s %14s %10s %10s\n' "start to healthy, full db (ms)" "$FULL_STARTUP_MS" "<= 300" "$(check "$FULL_STARTUP_MS" "<=" 300)"
 fi
 if [[ $PG == yes ]]; then
     PG_RPS=$(median "${PG_RPS_ALL[@]}"); PG_P50=$(median "${PG_P50_ALL[@]}"); PG_P99=$(median "${PG_P99_ALL[@]}")
@@ -392,7 +393,8 @@ if [[ $PG == yes ]]; then
     printf '%-44s %12d %12d %12d\n' "GET /users/me, failed requests" "$ZP_BAD" "$PG_BAD_SUM" "$CE_BAD"
     printf '%-44s %12.0f %12.0f\n' "new-user sign-ins/s" "$SI_new_rate" "$PS_new_rate"
     printf '%-44s %12.0f %12.0f\n' "returning-user sign-ins/s" "$SI_returning_rate" "$PS_returning_rate"
-    printf '%-44s %12s %12s\n' "sign-in p99 ms, new / returning" "$SI_new_p99_ms / $SI_returning_p99_ms" "$PS_new_p99_ms / $PS_returning_p99_ms"
+    printf '%-44s %12s %12s\n' "sign-in p99 ms, new" "$SI_new_p99_ms" "$PS_new_p99_ms"
+    printf '%-44s %12s %12s\n' "sign-in p99 ms, returning" "$SI_returning_p99_ms" "$PS_returning_p99_ms"
     printf '%-44s %12s %12s\n' "resident memory idle after sign-ins (MiB)" "$IDLE_MIB" "$(mib "$PG_IDLE_KIB")"
     printf '%-44s %12s %12s\n' "resident memory peak, sign-ins (MiB)" "$(mib "$SIGNIN_HWM_KIB")" "$(mib "$PG_SIGNIN_HWM_KIB")"
     printf '%-44s %12s %12s\n' "resident memory peak, /users/me load (MiB)" "$PEAK_MIB" "$PG_PEAK_MIB"
