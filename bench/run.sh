@@ -131,7 +131,10 @@ wait_http "$ISSUER/.well-known/openid-configuration" 20
 start_server() {
     local since
     since=$(date +%s%N)
-    (cd "$WORK" && exec env BIND_ADDR="127.0.0.1:$1" PUBLIC_URL="http://127.0.0.1:$1" \
+    # The test suite's and the bench's own ZEROPASS_ variables are not zeropass's: left out,
+    # so that it does not warn about names it does not know.
+    (cd "$WORK" && exec env -u ZEROPASS_BENCH_POSTGRES_URL -u ZEROPASS_TEST_POSTGRES_URL \
+        -u ZEROPASS_REQUIRE_POSTGRES BIND_ADDR="127.0.0.1:$1" PUBLIC_URL="http://127.0.0.1:$1" \
         DATABASE_URL="$2" JWT_SECRET="zeropass-benchmark-secret-0123456789abcdef" \
         JWT_TTL_SECONDS=86400 GOOGLE_ISSUER_URL="$ISSUER" \
         GOOGLE_CLIENT_ID="fake-google-client-id.apps.googleusercontent.com" \
