@@ -2,16 +2,21 @@
 //! database: exit codes, the `--json` shapes, the effect of each change on the server's next
 //! request, and bad input refused with one line and nothing changed. The commands run with
 //! the server's own environment (`TestServer::cli`), so the database URL is whatever the
-//! server was started with.
+//! server was started with. The scenarios that do not reach into SQLite's file run on a fresh
+//! PostgreSQL database too (`on_each_database!`), their users made by signing in.
 
-use crate::harness::{CommandOutput, TestServer, assert_problem, client, run_command, token_for};
+use crate::database::{Backend, SharedDatabase, on_each_database};
+use crate::harness::{
+    CommandOutput, TestServer, assert_problem, client, facebook_variables, google_variables, pairs,
+    run_command, token_for,
+};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::Path;
 use zeropass_domain::{Provider, User, UserRepository};
-use zeropass_fake_providers::{FakeFacebook, FakeGoogle};
+use zeropass_fake_providers::{FakeFacebook, FakeFacebookUser, FakeGoogle, FakeGoogleUser};
 use zeropass_store::{DatabaseLocation, SqliteUserRepository};
 
 /// A `PUBLIC_URL` `check` accepts without https.
@@ -122,132 +127,212 @@ fn every_command_has_help_with_an_example() {
     }
 }
 
+// --- the scenarios that hold on SQLite and PostgreSQL alike ---------------------------------
+
+/// A server on a fresh database of `backend` with both fake providers: users are made by
+/// signing in, as in production, so the same scenario runs on either database.
+struct Bed {
+    server: TestServer,
+    google: FakeGoogle,
+    facebook: FakeFacebook,
+    // Dropped after the server.
+    _database: SharedDatabase,
+}
+
+/// A user made by signing in: the id and the access token the sign-in answered.
+struct Person {
+    id: String,
+    token: String,
+}
+
+impl Bed {
+    /// `None` when `backend` is PostgreSQL and the tests may skip.
+    async fn start(backend: Backend) -> Option<Self> {
+        let database = SharedDatabase::create(backend).await?;
+        let (google, facebook) = (FakeGoogle::start(), FakeFacebook::start());
+        let mut variables = google_variables(&google);
+        variables.extend(facebook_variables(&facebook));
+        variables.push(("DATABASE_URL", database.url().to_owned()));
+        let server = TestServer::start_with(&pairs(&variables));
+        Some(Self {
+            server,
+            google,
+            facebook,
+            _database: database,
+        })
+    }
+
+    /// Signs `email` in at `provider` (a subject derived from the email) and returns the user.
+    async fn create_user(&self, email: &str, provider: Provider) -> Person {
+        let request = match provider {
+            Provider::Google => {
+                let person = FakeGoogleUser {
+                    sub: format!("subject-of-{email}"),
+                    email: Some(email.to_owned()),
+                    email_verified: Some(true),
+                };
+                let id_token = self
+                    .google
+                    .id_token_for(&person, FakeGoogle::CLIENT_ID, None);
+                client()
+                    .post(self.server.url("/auth/google/token"))
+                    .json(&json!({ "id_token": id_token }))
+            }
+            Provider::Facebook => {
+                let person = FakeFacebookUser {
+                    id: facebook_id(email),
+                    email: Some(email.to_owned()),
+                };
+                let access_token = self.facebook.user_token_for(&person);
+                client()
+                    .post(self.server.url("/auth/facebook/token"))
+                    .json(&json!({ "access_token": access_token }))
+            }
+        };
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "signing {email} in at {provider}");
+        let body: Value = response.json().await.unwrap();
+        Person {
+            id: body["user"]["id"].as_str().unwrap().to_owned(),
+            token: body["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn users_me(&self, person: &Person) -> reqwest::Response {
+        client()
+            .get(self.server.url("/users/me"))
+            .bearer_auth(&person.token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A Facebook app-scoped id (digits) for `email`, the same at every call (FNV-1a).
+fn facebook_id(email: &str) -> String {
+    let hash = email.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % 1_000_000_000_000_000).to_string()
+}
+
 // --- changes seen by the running server -------------------------------------------------------
 
-#[tokio::test]
-async fn disabling_refuses_the_user_at_the_servers_next_request_and_enabling_lets_them_back() {
-    let server = TestServer::start();
-    let user = server
-        .create_user("ada@example.com", Provider::Google)
-        .await;
-    let id = user.id.to_string();
-    assert_eq!(users_me_status(&server, &user).await.status(), 200);
+on_each_database!(
+    disabling_refuses_the_user_at_the_servers_next_request_and_enabling_lets_them_back
+);
+async fn disabling_refuses_the_user_at_the_servers_next_request_and_enabling_lets_them_back(
+    backend: Backend,
+) {
+    let Some(bed) = Bed::start(backend).await else {
+        return;
+    };
+    let user = bed.create_user("ada@example.com", Provider::Google).await;
+    assert_eq!(bed.users_me(&user).await.status(), 200);
 
-    let disabled = server.cli(&["users", "disable", &id]);
+    let disabled = bed.server.cli(&["users", "disable", &user.id]);
     assert_done(&disabled);
-    assert_problem(
-        users_me_status(&server, &user).await,
-        403,
-        "account_disabled",
-    )
-    .await;
+    assert_problem(bed.users_me(&user).await, 403, "account_disabled").await;
     assert_eq!(
-        server.cli(&["users", "show", &id, "--json"]).json()["is_active"],
+        bed.server
+            .cli(&["users", "show", &user.id, "--json"])
+            .json()["is_active"],
         false
     );
 
-    assert_done(&server.cli(&["users", "enable", &id]));
-    assert_eq!(users_me_status(&server, &user).await.status(), 200);
+    assert_done(&bed.server.cli(&["users", "enable", &user.id]));
+    assert_eq!(bed.users_me(&user).await.status(), 200);
 }
 
-#[tokio::test]
-async fn deleting_with_yes_ends_the_users_session_at_the_running_server() {
-    let server = TestServer::start();
-    let user = server
-        .create_user("ada@example.com", Provider::Google)
-        .await;
-    let id = user.id.to_string();
-    assert_eq!(users_me_status(&server, &user).await.status(), 200);
+on_each_database!(deleting_with_yes_ends_the_users_session_at_the_running_server);
+async fn deleting_with_yes_ends_the_users_session_at_the_running_server(backend: Backend) {
+    let Some(bed) = Bed::start(backend).await else {
+        return;
+    };
+    let user = bed.create_user("ada@example.com", Provider::Google).await;
+    assert_eq!(bed.users_me(&user).await.status(), 200);
 
-    assert_done(&server.cli(&["users", "delete", &id, "--yes"]));
-    let response = users_me_status(&server, &user).await;
-    assert_eq!(response.status(), 401);
-    assert_eq!(server.database().find_by_id(user.id).await.unwrap(), None);
-    server
-        .cli(&["users", "show", &id])
+    assert_done(&bed.server.cli(&["users", "delete", &user.id, "--yes"]));
+    assert_eq!(bed.users_me(&user).await.status(), 401);
+    bed.server
+        .cli(&["users", "show", &user.id])
         .assert_refused(1, "no such user");
+    assert!(all_ids(&bed.server).is_empty());
 }
 
-#[tokio::test]
-async fn an_inactive_user_who_cannot_erase_themselves_is_erased_by_the_operator() {
-    let server = TestServer::start();
-    let user = server
-        .create_user("ada@example.com", Provider::Google)
-        .await;
-    let id = user.id.to_string();
-    assert_done(&server.cli(&["users", "disable", &id]));
+on_each_database!(an_inactive_user_who_cannot_erase_themselves_is_erased_by_the_operator);
+async fn an_inactive_user_who_cannot_erase_themselves_is_erased_by_the_operator(backend: Backend) {
+    let Some(bed) = Bed::start(backend).await else {
+        return;
+    };
+    let user = bed.create_user("ada@example.com", Provider::Google).await;
+    assert_done(&bed.server.cli(&["users", "disable", &user.id]));
     let refused = client()
-        .delete(server.url("/users/me"))
-        .bearer_auth(token_for(&user))
+        .delete(bed.server.url("/users/me"))
+        .bearer_auth(&user.token)
         .send()
         .await
         .unwrap();
     assert_problem(refused, 403, "account_disabled").await;
 
-    assert_done(&server.cli(&["users", "delete", &id, "--yes"]));
-    assert_eq!(server.database().find_by_id(user.id).await.unwrap(), None);
+    assert_done(&bed.server.cli(&["users", "delete", &user.id, "--yes"]));
+    bed.server
+        .cli(&["users", "show", &user.id])
+        .assert_refused(1, "no such user");
 }
 
-#[tokio::test]
-async fn deleting_without_yes_is_refused_when_nobody_can_confirm_and_deletes_nothing() {
-    let server = TestServer::start();
-    let user = server
-        .create_user("ada@example.com", Provider::Google)
-        .await;
-    server
-        .cli(&["users", "delete", &user.id.to_string()])
+on_each_database!(deleting_without_yes_is_refused_when_nobody_can_confirm_and_deletes_nothing);
+async fn deleting_without_yes_is_refused_when_nobody_can_confirm_and_deletes_nothing(
+    backend: Backend,
+) {
+    let Some(bed) = Bed::start(backend).await else {
+        return;
+    };
+    let user = bed.create_user("ada@example.com", Provider::Google).await;
+    bed.server
+        .cli(&["users", "delete", &user.id])
         .assert_refused(2, "--yes");
-    assert_eq!(users_me_status(&server, &user).await.status(), 200);
+    assert_eq!(bed.users_me(&user).await.status(), 200);
 }
 
 // --- output ----------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn a_json_listing_holds_each_user_exactly_as_the_api_shows_them() {
-    let server = TestServer::start();
-    let ada = server
-        .create_user("ada@example.com", Provider::Google)
-        .await;
-    server
-        .create_user("bob@example.com", Provider::Google)
-        .await;
-    server
-        .create_user("ada@example.com", Provider::Facebook)
-        .await;
+on_each_database!(a_json_listing_holds_each_user_exactly_as_the_api_shows_them);
+async fn a_json_listing_holds_each_user_exactly_as_the_api_shows_them(backend: Backend) {
+    let Some(bed) = Bed::start(backend).await else {
+        return;
+    };
+    let ada = bed.create_user("ada@example.com", Provider::Google).await;
+    bed.create_user("bob@example.com", Provider::Google).await;
+    bed.create_user("ada@example.com", Provider::Facebook).await;
 
-    let listed = server.cli(&["users", "list", "--json"]);
+    let listed = bed.server.cli(&["users", "list", "--json"]);
     assert_done(&listed);
     let users = listed.json();
     let users = users.as_array().unwrap();
     assert_eq!(users.len(), 3);
-    let from_api: Value = users_me_status(&server, &ada).await.json().await.unwrap();
-    let from_cli = users
-        .iter()
-        .find(|user| user["id"] == ada.id.to_string())
-        .unwrap();
+    let from_api: Value = bed.users_me(&ada).await.json().await.unwrap();
+    let from_cli = users.iter().find(|user| user["id"] == ada.id).unwrap();
     assert_eq!(*from_cli, from_api, "the CLI's user is the API's user");
     let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     assert_eq!(ids, sorted, "listed in id order");
 
-    let shown = server.cli(&["users", "show", &ada.id.to_string(), "--json"]);
+    let shown = bed.server.cli(&["users", "show", &ada.id, "--json"]);
     assert_done(&shown);
     assert_eq!(shown.json(), from_api);
 }
 
-#[tokio::test]
-async fn listings_filter_by_provider_and_email_and_stop_at_the_limit() {
-    let server = TestServer::start();
-    server
-        .create_user("ada@example.com", Provider::Google)
-        .await;
-    server
-        .create_user("bob@example.com", Provider::Google)
-        .await;
-    let facebook_ada = server
-        .create_user("ada@example.com", Provider::Facebook)
-        .await;
+on_each_database!(listings_filter_by_provider_and_email_and_stop_at_the_limit);
+async fn listings_filter_by_provider_and_email_and_stop_at_the_limit(backend: Backend) {
+    let Some(bed) = Bed::start(backend).await else {
+        return;
+    };
+    bed.create_user("ada@example.com", Provider::Google).await;
+    bed.create_user("bob@example.com", Provider::Google).await;
+    let facebook_ada = bed.create_user("ada@example.com", Provider::Facebook).await;
+    let server = &bed.server;
 
     let count = |args: &[&str]| {
         let output = server.cli(args);
@@ -273,17 +358,14 @@ async fn listings_filter_by_provider_and_email_and_stop_at_the_limit() {
         "--email",
         "ada@example.com",
     ]);
-    assert_eq!(only.json()[0]["id"], facebook_ada.id.to_string());
+    assert_eq!(only.json()[0]["id"], facebook_ada.id);
 
     let table = server.cli(&["users", "list", "--provider", "facebook"]);
     assert_done(&table);
     let lines: Vec<&str> = table.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{table:?}");
     assert!(lines[0].starts_with("ID "), "{table:?}");
-    assert!(
-        lines[1].starts_with(&facebook_ada.id.to_string()),
-        "{table:?}"
-    );
+    assert!(lines[1].starts_with(&facebook_ada.id), "{table:?}");
     assert!(lines[1].contains("facebook") && lines[1].ends_with("ada@example.com"));
 }
 
@@ -297,15 +379,14 @@ async fn a_listing_walks_page_after_page_without_skipping_or_repeating_anyone() 
     assert_eq!(limited.json().as_array().unwrap().len(), 1_001);
 }
 
-#[tokio::test]
-async fn an_email_at_both_providers_needs_a_provider_to_be_shown() {
-    let server = TestServer::start();
-    server
-        .create_user("ada@example.com", Provider::Google)
-        .await;
-    let facebook_ada = server
-        .create_user("ada@example.com", Provider::Facebook)
-        .await;
+on_each_database!(an_email_at_both_providers_needs_a_provider_to_be_shown);
+async fn an_email_at_both_providers_needs_a_provider_to_be_shown(backend: Backend) {
+    let Some(bed) = Bed::start(backend).await else {
+        return;
+    };
+    bed.create_user("ada@example.com", Provider::Google).await;
+    let facebook_ada = bed.create_user("ada@example.com", Provider::Facebook).await;
+    let server = &bed.server;
 
     server
         .cli(&["users", "show", "ada@example.com"])
@@ -319,15 +400,12 @@ async fn an_email_at_both_providers_needs_a_provider_to_be_shown() {
         "--json",
     ]);
     assert_done(&shown);
-    assert_eq!(shown.json()["id"], facebook_ada.id.to_string());
+    assert_eq!(shown.json()["id"], facebook_ada.id);
     assert_eq!(shown.json()["provider"], "facebook");
 
     let table = server.cli(&["users", "show", "ada@example.com", "--provider", "facebook"]);
     assert_done(&table);
-    assert!(
-        table.stdout.contains(&facebook_ada.id.to_string()),
-        "{table:?}"
-    );
+    assert!(table.stdout.contains(&facebook_ada.id), "{table:?}");
     server
         .cli(&["users", "show", "nobody@example.com"])
         .assert_refused(1, "no such user");
@@ -335,13 +413,14 @@ async fn an_email_at_both_providers_needs_a_provider_to_be_shown() {
 
 // --- bad input -------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn bad_input_is_refused_with_one_line_and_changes_nothing() {
-    let server = TestServer::start();
-    let user = server
-        .create_user("ada@example.com", Provider::Google)
-        .await;
-    let before = all_ids(&server);
+on_each_database!(bad_input_is_refused_with_one_line_and_changes_nothing);
+async fn bad_input_is_refused_with_one_line_and_changes_nothing(backend: Backend) {
+    let Some(bed) = Bed::start(backend).await else {
+        return;
+    };
+    let user = bed.create_user("ada@example.com", Provider::Google).await;
+    let server = &bed.server;
+    let before = all_ids(server);
     let unknown = uuid::Uuid::new_v4().to_string();
 
     for (args, code, reason) in [
@@ -374,8 +453,8 @@ async fn bad_input_is_refused_with_one_line_and_changes_nothing() {
         output.assert_refused(code, reason);
         assert!(output.stdout.is_empty(), "{args:?}: {output:?}");
     }
-    assert_eq!(all_ids(&server), before);
-    assert_eq!(users_me_status(&server, &user).await.status(), 200);
+    assert_eq!(all_ids(server), before);
+    assert_eq!(bed.users_me(&user).await.status(), 200);
 }
 
 #[test]
@@ -414,12 +493,21 @@ fn a_wrong_configuration_stops_every_command_with_one_line_naming_the_variable()
 
 // --- migrate, check, backup ------------------------------------------------------------------
 
-#[test]
-fn migrate_creates_the_schema_and_check_then_passes() {
+on_each_database!(migrate_creates_the_schema_and_check_then_passes);
+async fn migrate_creates_the_schema_and_check_then_passes(backend: Backend) {
+    let Some(database) = SharedDatabase::create(backend).await else {
+        return;
+    };
     let directory = tempfile::tempdir().unwrap();
-    let variables = [("PUBLIC_URL", LOOPBACK_PUBLIC_URL)];
+    let variables = [
+        ("PUBLIC_URL", LOOPBACK_PUBLIC_URL),
+        ("DATABASE_URL", database.url()),
+    ];
     assert_done(&run_command(directory.path(), &variables, &["migrate"]));
-    assert!(directory.path().join("zeropass.db").is_file());
+    if backend == Backend::Sqlite {
+        let file = database.url().trim_start_matches("sqlite://");
+        assert!(Path::new(file).is_file());
+    }
     let check = run_command(directory.path(), &variables, &["check"]);
     assert_done(&check);
     assert!(
@@ -427,6 +515,8 @@ fn migrate_creates_the_schema_and_check_then_passes() {
         "{check:?}"
     );
     assert!(check.stdout.contains("schema up to date"), "{check:?}");
+    // Once migrated, migrating again changes nothing and succeeds.
+    assert_done(&run_command(directory.path(), &variables, &["migrate"]));
 }
 
 #[test]

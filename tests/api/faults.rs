@@ -5,7 +5,9 @@
 //! Everything stays on loopback; every wait is bounded.
 
 use crate::flows;
-use crate::harness::{TestServer, assert_problem, client, token_for};
+use crate::harness::{
+    TestServer, assert_problem, client, facebook_variables, google_variables, pairs, token_for,
+};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -25,27 +27,6 @@ use zeropass_store::DEFAULT_BUSY_TIMEOUT;
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 
 // ---- servers, fakes and sign-ins --------------------------------------------------------
-
-fn google_variables(google: &FakeGoogle) -> Vec<(&'static str, String)> {
-    vec![
-        ("GOOGLE_CLIENT_ID", FakeGoogle::CLIENT_ID.to_owned()),
-        ("GOOGLE_CLIENT_SECRET", FakeGoogle::CLIENT_SECRET.to_owned()),
-        ("GOOGLE_ISSUER_URL", google.issuer()),
-    ]
-}
-
-fn facebook_variables(facebook: &FakeFacebook) -> Vec<(&'static str, String)> {
-    vec![
-        ("FACEBOOK_APP_ID", FakeFacebook::APP_ID.to_owned()),
-        ("FACEBOOK_APP_SECRET", FakeFacebook::APP_SECRET.to_owned()),
-        ("FACEBOOK_GRAPH_URL", facebook.graph_url()),
-        ("FACEBOOK_DIALOG_URL", facebook.dialog_url()),
-    ]
-}
-
-fn pairs<'a>(variables: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    variables.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
 
 fn google_server(google: &FakeGoogle) -> TestServer {
     TestServer::start_with(&pairs(&google_variables(google)))

@@ -12,6 +12,7 @@ use tempfile::TempDir;
 use zeropass_domain::{
     AccessTokens, Email, Provider, Subject, User, UserRepository, VerifiedIdentity,
 };
+use zeropass_fake_providers::{FakeFacebook, FakeGoogle};
 use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
 use zeropass_store::{DatabaseLocation, SqliteUserRepository};
 
@@ -333,7 +334,8 @@ pub fn run_to_exit_in(directory: &TempDir, variables: &[(&str, &str)]) -> (ExitS
     (status, stderr)
 }
 
-fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
+/// Waits for `child` to exit; kills it and panics after `limit`.
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -355,6 +357,30 @@ pub fn send_signal(pid: u32, signal: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// The variables that point a server at a fake Google.
+pub fn google_variables(google: &FakeGoogle) -> Vec<(&'static str, String)> {
+    vec![
+        ("GOOGLE_CLIENT_ID", FakeGoogle::CLIENT_ID.to_owned()),
+        ("GOOGLE_CLIENT_SECRET", FakeGoogle::CLIENT_SECRET.to_owned()),
+        ("GOOGLE_ISSUER_URL", google.issuer()),
+    ]
+}
+
+/// The variables that point a server at a fake Facebook.
+pub fn facebook_variables(facebook: &FakeFacebook) -> Vec<(&'static str, String)> {
+    vec![
+        ("FACEBOOK_APP_ID", FakeFacebook::APP_ID.to_owned()),
+        ("FACEBOOK_APP_SECRET", FakeFacebook::APP_SECRET.to_owned()),
+        ("FACEBOOK_GRAPH_URL", facebook.graph_url()),
+        ("FACEBOOK_DIALOG_URL", facebook.dialog_url()),
+    ]
+}
+
+/// Owned variables as the `(name, value)` pairs [`TestServer::start_with`] takes.
+pub fn pairs<'a>(variables: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    variables.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// A token for `user` signed with the test secret, as the server would issue it.

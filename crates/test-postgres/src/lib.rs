@@ -106,14 +106,79 @@ impl TestDatabase {
             .expect("the admin SQL runs");
     }
 
-    /// Terminates every connection to this database (as a server restart would).
-    pub async fn terminate_connections(&self) {
-        self.admin_execute(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = '{}' AND pid <> pg_backend_pid()",
-            self.name
-        ))
-        .await;
+    /// Terminates every other session on this database (as a failover, a server restart or
+    /// an administrator would); returns how many were ended.
+    ///
+    /// # Panics
+    /// When the server cannot be reached or refuses the SQL.
+    #[allow(clippy::expect_used)]
+    pub async fn terminate_connections(&self) -> i64 {
+        admin_client(&self.admin_url)
+            .await
+            .expect("the admin database answers")
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&self.name],
+            )
+            .await
+            .expect("pg_terminate_backend runs")
+            .get(0)
+    }
+
+    /// A client connected to this database, for a test's own SQL.
+    ///
+    /// # Panics
+    /// When the database cannot be reached.
+    #[allow(clippy::panic)]
+    pub async fn client(&self) -> tokio_postgres::Client {
+        admin_client(&self.url)
+            .await
+            .unwrap_or_else(|error| panic!("connecting to {}: {error}", self.name))
+    }
+
+    /// The one number a query returns (`SELECT count(*) ...`).
+    ///
+    /// # Panics
+    /// When the database cannot be reached or the query fails.
+    #[allow(clippy::panic)]
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.client()
+            .await
+            .query_one(sql, &[])
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"))
+            .get(0)
+    }
+
+    /// The database's URL with another host and port: the same database reached through
+    /// something in between (a test's TCP proxy).
+    ///
+    /// # Panics
+    /// Never for the URLs [`Self::create`] makes.
+    #[allow(clippy::expect_used)]
+    #[must_use]
+    pub fn url_through(&self, address: std::net::SocketAddr) -> String {
+        let mut url = url::Url::parse(&self.url).expect("the test URL parses");
+        url.set_ip_host(address.ip()).expect("a postgres URL has a host");
+        url.set_port(Some(address.port()))
+            .expect("a postgres URL has a port");
+        url.to_string()
+    }
+
+    /// Where the server listens (`host:port`), for a proxy to forward to.
+    #[must_use]
+    pub fn server_address(&self) -> String {
+        url::Url::parse(&self.url).map_or_else(
+            |_| "127.0.0.1:5432".to_owned(),
+            |url| {
+                format!(
+                    "{}:{}",
+                    url.host_str().unwrap_or("127.0.0.1"),
+                    url.port().unwrap_or(5432)
+                )
+            },
+        )
     }
 }
 
