@@ -3,8 +3,8 @@
 //! PostgreSQL database. A scenario that must hold on both is written once, as
 //! `async fn scenario(backend: Backend)`, and [`on_each_database!`] makes it two tests.
 
-use zeropass_test_postgres::TestDatabase;
 use tempfile::TempDir;
+use zeropass_test_postgres::TestDatabase;
 
 /// Which database a scenario runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,6 @@
 //! who got a token is still there afterwards. Every wait is bounded; the figures are printed.
 
 use crate::harness::{TestServer, client, google_variables, pairs, wait_bounded, zeropass_command};
-use zeropass_test_postgres::TestDatabase;
 use crate::proxy::{Mode, Proxy};
 use serde_json::{Value, json};
 use std::io::Read;
@@ -16,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zeropass_fake_providers::{FakeGoogle, FakeGoogleUser};
+use zeropass_test_postgres::TestDatabase;
 
 /// The contract's bound on a request while the database is unreachable.
 const UNAVAILABLE_WITHIN: Duration = Duration::from_secs(15);

@@ -160,7 +160,8 @@ impl TestDatabase {
     #[must_use]
     pub fn url_through(&self, address: std::net::SocketAddr) -> String {
         let mut url = url::Url::parse(&self.url).expect("the test URL parses");
-        url.set_ip_host(address.ip()).expect("a postgres URL has a host");
+        url.set_ip_host(address.ip())
+            .expect("a postgres URL has a host");
         url.set_port(Some(address.port()))
             .expect("a postgres URL has a port");
         url.to_string()
