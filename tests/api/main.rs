@@ -15,6 +15,7 @@ mod google;
 mod harness;
 mod health;
 mod lifecycle;
+mod operator;
 mod protection;
 mod startup;
 mod users;
