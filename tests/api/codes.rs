@@ -2,6 +2,7 @@
 //! the callback's `303 URI?code=…` (or `?error=…`), and `POST /auth/token` with the verifier —
 //! through the real server and both fake providers, every refusal included.
 
+use crate::flows::browser_sign_in;
 use crate::harness::{TestServer, assert_problem, client, flow_cookie};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -98,30 +99,6 @@ async fn start(server: &TestServer, provider: &str, query: &str) -> reqwest::Res
         .unwrap()
 }
 
-/// The browser's trip: `start`, the fake provider's page, back to `callback` with the flow
-/// cookie. Returns the callback's response.
-async fn browser_flow(server: &TestServer, provider: &str, query: &str) -> reqwest::Response {
-    let started = start(server, provider, query).await;
-    assert_eq!(started.status(), 302, "start refused");
-    let cookie = flow_cookie(&started);
-    let at_provider = client()
-        .get(started.headers()["location"].to_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(at_provider.status(), 302, "the fake provider refused");
-    let back = url::Url::parse(at_provider.headers()["location"].to_str().unwrap()).unwrap();
-    client()
-        .get(server.url(&format!(
-            "/auth/{provider}/callback?{}",
-            back.query().unwrap_or_default()
-        )))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The parameters the callback put in the query of `redirect_uri`, after checking the 303
 /// goes there (and carries no fragment).
 fn delivered(callback: &reqwest::Response, redirect_uri: &str) -> Vec<(String, String)> {
@@ -138,8 +115,13 @@ fn delivered(callback: &reqwest::Response, redirect_uri: &str) -> Vec<(String, S
 }
 
 /// The one-time code a successful code flow delivered.
-async fn code_from(server: &TestServer, provider: &str, redirect_uri: &str, pkce: &Pkce) -> String {
-    let callback = browser_flow(server, provider, &code_flow_query(redirect_uri, pkce)).await;
+async fn code_from(
+    server: &TestServer,
+    provider: Provider,
+    redirect_uri: &str,
+    pkce: &Pkce,
+) -> String {
+    let callback = browser_sign_in(server, provider, &code_flow_query(redirect_uri, pkce)).await;
     let pairs = delivered(&callback, redirect_uri);
     assert_eq!(pairs.len(), 1, "{pairs:?}");
     assert_eq!(pairs[0].0, "code");
@@ -200,7 +182,7 @@ async fn an_app_signs_in_with_google_through_a_code_redeemed_as_json() {
     });
     let server = server_for(&fakes);
     let pkce = Pkce::new("google");
-    let code = code_from(&server, "google", APP, &pkce).await;
+    let code = code_from(&server, Provider::Google, APP, &pkce).await;
     assert!(code.len() >= 43, "a code of at least 256 bits: {code}");
     let body = assert_signed_in(redeem_json(&server, &code, &pkce.verifier).await, &server).await;
     assert_eq!(body["user"]["email"], "app@example.com");
@@ -222,7 +204,7 @@ async fn an_app_signs_in_with_facebook_through_a_code_redeemed_form_encoded() {
     let server = server_for(&fakes);
     let pkce = Pkce::new("facebook");
     // WEB_APP already has a query: the code is appended with `&`.
-    let code = code_from(&server, "facebook", WEB_APP, &pkce).await;
+    let code = code_from(&server, Provider::Facebook, WEB_APP, &pkce).await;
     let body = assert_signed_in(redeem_form(&server, &code, &pkce.verifier).await, &server).await;
     assert_eq!(body["user"]["email"], "web@example.com");
     assert_eq!(body["user"]["provider"], "facebook");
@@ -234,7 +216,7 @@ async fn a_failed_sign_in_sends_the_problem_code_to_the_app_in_the_query() {
     let server = server_for(&fakes);
     let pkce = Pkce::new("refused");
     fakes.google.set_deny(true);
-    let denied = browser_flow(&server, "google", &code_flow_query(APP, &pkce)).await;
+    let denied = browser_sign_in(&server, Provider::Google, &code_flow_query(APP, &pkce)).await;
     assert_eq!(
         delivered(&denied, APP),
         [("error".to_owned(), "access_denied".to_owned())]
@@ -243,7 +225,12 @@ async fn a_failed_sign_in_sends_the_problem_code_to_the_app_in_the_query() {
         id: "10078".into(),
         email: None,
     });
-    let no_email = browser_flow(&server, "facebook", &code_flow_query(WEB_APP, &pkce)).await;
+    let no_email = browser_sign_in(
+        &server,
+        Provider::Facebook,
+        &code_flow_query(WEB_APP, &pkce),
+    )
+    .await;
     assert_eq!(
         delivered(&no_email, WEB_APP),
         [("error".to_owned(), "email_required".to_owned())]
@@ -320,9 +307,9 @@ async fn every_malformed_code_challenge_at_start_is_400_invalid_request() {
 async fn without_code_challenge_the_token_still_arrives_in_the_fragment() {
     let fakes = fakes();
     let server = server_for(&fakes);
-    let callback = browser_flow(
+    let callback = browser_sign_in(
         &server,
-        "google",
+        Provider::Google,
         &format!("?redirect_uri={}", encoded(APP)),
     )
     .await;
@@ -339,7 +326,7 @@ async fn a_replayed_code_is_invalid_grant() {
     let fakes = fakes();
     let server = server_for(&fakes);
     let pkce = Pkce::new("replay");
-    let code = code_from(&server, "google", APP, &pkce).await;
+    let code = code_from(&server, Provider::Google, APP, &pkce).await;
     assert_eq!(
         redeem_json(&server, &code, &pkce.verifier).await.status(),
         200
@@ -358,7 +345,7 @@ async fn a_wrong_verifier_is_invalid_grant_and_burns_the_code() {
     let server = server_for(&fakes);
     let pkce = Pkce::new("right");
     for wrong in [Pkce::new("wrong").verifier, "short".to_owned()] {
-        let code = code_from(&server, "facebook", APP, &pkce).await;
+        let code = code_from(&server, Provider::Facebook, APP, &pkce).await;
         assert_problem(
             redeem_form(&server, &code, &wrong).await,
             400,
@@ -493,12 +480,12 @@ async fn a_user_disabled_after_the_callback_gets_403_account_disabled_for_the_co
     let fakes = fakes();
     let server = server_for(&fakes);
     let pkce = Pkce::new("disabled");
-    let first = code_from(&server, "google", APP, &pkce).await;
+    let first = code_from(&server, Provider::Google, APP, &pkce).await;
     let signed_in =
         assert_signed_in(redeem_json(&server, &first, &pkce.verifier).await, &server).await;
     let id = UserId::from_uuid(signed_in["user"]["id"].as_str().unwrap().parse().unwrap());
 
-    let pending = code_from(&server, "google", APP, &pkce).await;
+    let pending = code_from(&server, Provider::Google, APP, &pkce).await;
     assert!(
         server
             .database()

@@ -200,6 +200,15 @@ impl TestServer {
         run_command(self.directory.path(), &variables, args)
     }
 
+    /// The environment the server was started with, for a command run beside it in some other
+    /// way than [`cli`](Self::cli) (under a terminal, say).
+    pub fn variables(&self) -> Vec<(&str, &str)> {
+        self.variables
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect()
+    }
+
     /// Sends SIGTERM and waits (bounded) for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
         send_signal(self.child.id(), "TERM");

@@ -19,6 +19,7 @@ mod harness;
 mod health;
 mod instances;
 mod lifecycle;
+mod operator;
 mod postgres_faults;
 mod protection;
 mod proxy;

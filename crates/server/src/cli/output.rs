@@ -108,12 +108,13 @@ pub(crate) fn write_user(out: &mut impl Write, user: &User, format: Format) -> i
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::DateTime;
     use zeropass_domain::{Email, Provider, Subject, UserId};
 
-    fn user(n: u128, active: bool) -> User {
+    /// User number `n` (its id is the UUID of `n`), a Facebook user `user{n}@example.com`.
+    pub(crate) fn user(n: u128, active: bool) -> User {
         User {
             id: UserId::from_uuid(uuid::Uuid::from_u128(n)),
             email: Email::parse(&format!("user{n}@example.com")).unwrap(),
