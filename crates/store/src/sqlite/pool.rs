@@ -142,7 +142,7 @@ pub(crate) fn open_file(
         SqliteConnection::establish(&uri).map_err(|error| open_error(error.to_string()))?;
     // The first statement that reads the file: it fails here for a file that is not a database.
     setup
-        .apply_pragmas(&mut conn)
+        .apply_pragmas_at_open(&mut conn)
         .map_err(|error| open_error(error.to_string()))?;
     if access == Access::ReadWrite {
         migrations::run_pending_serialised(&mut conn).map_err(|error| OpenError::Migrations {
@@ -245,6 +245,28 @@ impl ConnectionSetup {
         // NORMAL is durable across application crashes in WAL mode (an OS crash or power loss
         // may lose the last commits, never corrupt the file) and spares an fsync per commit.
         conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+    }
+}
+
+impl ConnectionSetup {
+    /// [`Self::apply_pragmas`] on the connection that opens the file, retried while another
+    /// process holds the lock, for up to the busy timeout. Switching a new file to WAL needs
+    /// the file to itself, and SQLite answers `SQLITE_BUSY` at once, without waiting in the
+    /// busy handler, when another connection holds a lock then (it could otherwise deadlock):
+    /// several instances started at the same moment on a new file met it.
+    fn apply_pragmas_at_open(&self, conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+        let deadline = std::time::Instant::now() + self.busy_timeout;
+        loop {
+            match self.apply_pragmas(conn) {
+                Err(diesel::result::Error::DatabaseError(_, info))
+                    if info.message().contains("database is locked")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                outcome => return outcome,
+            }
+        }
     }
 }
 

@@ -158,6 +158,36 @@ async fn concurrent_first_sign_ins_through_two_pools_on_one_file_create_exactly_
     assert_eq!(stored_user(&other, user.id), user);
 }
 
+#[test]
+fn instances_opening_one_new_file_at_the_same_moment_all_open_it() {
+    // As several servers started at once on an empty volume: each switches the new file to
+    // WAL and migrates it. Switching to WAL needs the file to itself, and SQLite refuses it at
+    // once (no busy wait) while another opener holds a lock: every opener must still succeed.
+    for round in 0..10 {
+        let directory = TempDir::new().unwrap();
+        let path = directory.path().join(format!("new-{round}.db"));
+        let start = std::sync::Barrier::new(8);
+        let opened: Vec<_> = std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        SqliteUserRepository::open(&DatabaseLocation::File(path.clone()))
+                    })
+                })
+                .collect();
+            openers
+                .into_iter()
+                .map(|opener| opener.join().unwrap())
+                .collect()
+        });
+        for outcome in &opened {
+            assert!(outcome.is_ok(), "round {round}: {outcome:?}");
+        }
+        assert_eq!(count_users(opened[0].as_ref().unwrap()), 0);
+    }
+}
+
 #[tokio::test]
 async fn a_first_sign_in_creates_an_active_user_with_the_identity() {
     let db = file_database();
