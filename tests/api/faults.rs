@@ -556,6 +556,7 @@ async fn facebook_refusing_or_answering_429_5xx_html_or_10_mb_is_a_502_in_time_a
     // Down: nothing listens on its port any more.
     let addr = facebook.addr();
     drop(facebook);
+    let down = PortHeldDown::hold(addr);
     let (response, took) = while_others_answer(
         &server,
         &bystander,
@@ -569,6 +570,7 @@ async fn facebook_refusing_or_answering_429_5xx_html_or_10_mb_is_a_502_in_time_a
     );
 
     // Back, on the same address.
+    drop(down);
     let facebook = FakeFacebook::start_on(addr).unwrap();
     ok_json(post_facebook_token(&server, &new_token(&facebook)).await).await;
     eprintln!(
@@ -610,6 +612,7 @@ async fn google_refusing_or_answering_429_5xx_html_or_10_mb_at_the_code_exchange
     let came_back = flows::authorize(&server, Provider::Google, "").await;
     let addr = google.addr();
     drop(google);
+    let down = PortHeldDown::hold(addr);
     let (response, took) = while_others_answer(
         &server,
         &bystander,
@@ -623,6 +626,7 @@ async fn google_refusing_or_answering_429_5xx_html_or_10_mb_at_the_code_exchange
     );
 
     // Back, on the same address (same issuer, same test keys).
+    drop(down);
     let google = FakeGoogle::start_on(addr).unwrap();
     let came_back = flows::authorize(&server, Provider::Google, "").await;
     ok_json(flows::finish(&server, Provider::Google, &came_back).await).await;
@@ -631,4 +635,25 @@ async fn google_refusing_or_answering_429_5xx_html_or_10_mb_at_the_code_exchange
         "Google faults: 502 within {slowest:?} for scripted failures, {took:?} when down; \
          recovered"
     );
+}
+
+/// A provider's port while the provider is down: bound but not listening, so that connections
+/// to it are refused, as with nothing there, while no other test's server (tests run in
+/// parallel, and a freed port is soon handed out again) can start listening on it and answer
+/// in the provider's place.
+struct PortHeldDown(socket2::Socket);
+
+impl PortHeldDown {
+    fn hold(addr: std::net::SocketAddr) -> Self {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .unwrap();
+        // The provider's closed connections may linger in TIME_WAIT on this port.
+        socket.set_reuse_address(true).unwrap();
+        socket.bind(&addr.into()).unwrap();
+        Self(socket)
+    }
 }

@@ -3,7 +3,12 @@
 //! logs, JSON logs, CORS.
 
 use crate::harness::{TestServer, assert_problem, client, run_to_exit, token_for};
+use std::time::Duration;
 use zeropass_domain::Provider;
+
+/// How long a log line may take to reach the reader thread after the response (bounded, so a
+/// missing line fails instead of hanging).
+const LOG_WAIT: Duration = Duration::from_secs(5);
 
 async fn start_from(server: &TestServer, forwarded_for: Option<&str>) -> reqwest::Response {
     let mut request = client().get(server.url("/auth/google/start"));
@@ -97,7 +102,7 @@ async fn responses_carry_security_headers_and_a_request_id_that_reaches_the_log(
             .contains("default-src 'none'")
     );
     let deleted_line = server
-        .logs()
+        .log_once_it_contains("user deleted", LOG_WAIT)
         .lines()
         .find(|line| line.contains("user deleted"))
         .map(str::to_owned)
@@ -126,7 +131,7 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    let logs = server.logs();
+    let logs = server.log_once_it_contains("json-req-7", LOG_WAIT);
     let mut saw_request = false;
     for line in logs.lines().filter(|line| !line.trim().is_empty()) {
         let event: serde_json::Value =
