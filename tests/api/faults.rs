@@ -641,7 +641,9 @@ async fn google_refusing_or_answering_429_5xx_html_or_10_mb_at_the_code_exchange
 /// to it are refused, as with nothing there, while no other test's server (tests run in
 /// parallel, and a freed port is soon handed out again) can start listening on it and answer
 /// in the provider's place.
-struct PortHeldDown(socket2::Socket);
+struct PortHeldDown {
+    _socket: socket2::Socket,
+}
 
 impl PortHeldDown {
     fn hold(addr: std::net::SocketAddr) -> Self {
@@ -654,6 +656,6 @@ impl PortHeldDown {
         // The provider's closed connections may linger in TIME_WAIT on this port.
         socket.set_reuse_address(true).unwrap();
         socket.bind(&addr.into()).unwrap();
-        Self(socket)
+        Self { _socket: socket }
     }
 }
