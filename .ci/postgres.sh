@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure a PostgreSQL server answers on 127.0.0.1:5432 and lets `postgres` connect there
-# without a password, as the PostgreSQL tests expect (tests/api/postgres.rs): starts it if it
+# without a password, as the PostgreSQL tests expect (crates/test-postgres): starts it if it
 # is installed and stopped, installs Debian's `postgresql` if it is missing (apt-get; sudo
 # when not root), and fails if none answers after that. .ci/run calls it before the tests; a
 # developer can run it too:

@@ -141,6 +141,10 @@ pub struct PostgresStore {
     pool: Pool<AsyncPgConnection>,
     /// Bound on one whole operation, beyond which the network or server is taken as hung.
     operation_timeout: Duration,
+    /// Bound on a health check's ping: the connection wait alone. A load balancer gives up on
+    /// a health check after a few seconds; waiting out the whole operation bound would make
+    /// `/health` time out there instead of answering 503.
+    ping_timeout: Duration,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -148,6 +152,7 @@ impl std::fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("pool", &self.pool.status())
             .field("operation_timeout", &self.operation_timeout)
+            .field("ping_timeout", &self.ping_timeout)
             .finish()
     }
 }
@@ -249,6 +254,7 @@ impl PostgresStore {
             operation_timeout: wait
                 + options.statement_timeout.max(Duration::from_secs(1))
                 + Duration::from_secs(1),
+            ping_timeout: wait,
         })
     }
 
@@ -440,8 +446,11 @@ impl UserRepository for PostgresStore {
 
     #[tracing::instrument(name = "users.ping", skip_all)]
     async fn ping(&self) -> Result<(), RepositoryError> {
-        self.retrying(|mut conn| async move { queries::ping(&mut conn).await })
-            .await
+        let ping = self.retrying(|mut conn| async move { queries::ping(&mut conn).await });
+        match tokio::time::timeout(self.ping_timeout, ping).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(errors::timed_out(self.ping_timeout)),
+        }
     }
 }
 
