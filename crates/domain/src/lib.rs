@@ -1,12 +1,13 @@
 //! The domain of zeropass: who a user is, what a verified identity is, the ports that adapters
-//! implement (user storage, identity providers, access tokens, one-time sign-in codes, the
-//! clock) and the use cases every door of the server goes through (signing in, acting as the
+//! implement (user storage, identity providers, access tokens, one-time sign-in codes, signing
+//! keys, the clock) and the use cases every door of the server goes through (signing in, acting as the
 //! current user, and exchanging a one-time code for a token).
 //!
 //! This crate performs no I/O and depends on no framework: adapters depend on it, never the
 //! other way round. Other Rust services may depend on it for the types; testers can switch on
 //! the `mocks` feature to get a `mockall` mock of every port (`MockUserRepository`,
-//! `MockIdentityProvider`, `MockAccessTokens`, `MockSignInCodes`, `MockClock`).
+//! `MockIdentityProvider`, `MockAccessTokens`, `MockSignInCodes`, `MockSigningKeyStore`,
+//! `MockSigningKeyGenerator`, `MockClock`).
 
 pub mod clock;
 pub mod error;
@@ -17,13 +18,17 @@ pub mod user;
 pub use clock::{Clock, SystemClock};
 pub use error::BoxError;
 pub use ports::access_tokens::{
-    AccessTokenClaims, AccessTokens, IssueTokenError, IssuedToken, TokenRejection,
+    AccessTokenClaims, AccessTokens, IssueTokenError, IssuedToken, PublicJwk, TokenRejection,
 };
 pub use ports::identity_provider::{
     AuthorizationFlow, IdentityError, IdentityProvider, NativeCredential,
 };
 pub use ports::sign_in_codes::{
     CodeChallenge, CodeHash, InvalidCodeChallenge, SignInCodes, StoredSignInCode,
+};
+pub use ports::signing_keys::{
+    GeneratedKey, InvalidKeyId, KeyId, SealedPrivateKey, SigningAlgorithm, SigningKeyGenerator,
+    SigningKeyStore, StoredSigningKey, UnknownSigningAlgorithm,
 };
 pub use ports::user_repository::{RepositoryError, ResolveUserError, UserFilter, UserRepository};
 pub use use_cases::code_grant::{
@@ -35,6 +40,9 @@ pub use use_cases::manage_users::{
     UserReference, parse_user_id,
 };
 pub use use_cases::sign_in::{SignIn, SignInError, SignedIn};
+pub use use_cases::signing_keys::{
+    KEY_PICKUP_BOUND_SECONDS, KeyPolicy, KeyRing, KeyState, KeyStatus, SigningKeyError, SigningKeys,
+};
 pub use user::{
     Email, EmailError, Provider, Subject, SubjectError, UnknownProvider, User, UserId,
     VerifiedIdentity,
@@ -48,6 +56,8 @@ pub use ports::access_tokens::MockAccessTokens;
 pub use ports::identity_provider::MockIdentityProvider;
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::sign_in_codes::MockSignInCodes;
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::signing_keys::{MockSigningKeyGenerator, MockSigningKeyStore};
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::user_repository::MockUserRepository;
 

@@ -53,6 +53,25 @@ pub enum TokenRejection {
     Invalid(String),
 }
 
+/// One public key of the JSON Web Key Set (`GET /.well-known/jwks.json`), with exactly the
+/// members the contract allows: `kid`, `alg`, `use` (always `sig`), `kty`, `crv`, `x` and, for
+/// `EC` keys only, `y` (RFC 7518 §6.2, RFC 8037 §2). Never a private member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicJwk {
+    /// The key id, as in the headers of the tokens it signs.
+    pub kid: String,
+    /// `ES256` or `EdDSA`.
+    pub alg: &'static str,
+    /// `EC` or `OKP`.
+    pub kty: &'static str,
+    /// `P-256` or `Ed25519`.
+    pub crv: &'static str,
+    /// The x coordinate (EC) or the public key (OKP), unpadded base64url.
+    pub x: String,
+    /// The y coordinate, unpadded base64url (EC only).
+    pub y: Option<String>,
+}
+
 /// Issues and verifies access tokens.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait AccessTokens: Send + Sync {
@@ -69,4 +88,11 @@ pub trait AccessTokens: Send + Sync {
     /// # Errors
     /// [`TokenRejection`] for any token that is not one of ours and current.
     fn verify(&self, token: &str) -> Result<AccessTokenClaims, TokenRejection>;
+
+    /// The public keys other services verify tokens with (the JWKS), from memory: every key
+    /// that may sign or may have signed a still-valid token, and nothing else. Empty for a
+    /// symmetric algorithm (HS256), whose key is secret.
+    fn published_keys(&self) -> Vec<PublicJwk> {
+        Vec::new()
+    }
 }

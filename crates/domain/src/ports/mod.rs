@@ -4,4 +4,5 @@
 pub mod access_tokens;
 pub mod identity_provider;
 pub mod sign_in_codes;
+pub mod signing_keys;
 pub mod user_repository;

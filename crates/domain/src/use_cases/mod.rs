@@ -6,3 +6,4 @@ pub mod code_grant;
 pub mod current_user;
 pub mod manage_users;
 pub mod sign_in;
+pub mod signing_keys;

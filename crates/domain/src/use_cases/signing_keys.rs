@@ -1,0 +1,225 @@
+//! The signing-key rules (`JWT_ALGORITHM` `ES256` or `EdDSA`): which stored key signs, which
+//! are published in the JWKS, when a new key is made, and when an old one disappears. The same
+//! rules serve every instance and the `zeropass keys` commands; the time comes from a
+//! [`Clock`], so the whole timeline is tested without sleeping.
+//!
+//! The timeline of one key `K`, with `N` the JWKS `max-age` and `R` the bound on how late an
+//! instance picks up a change from the store (60 s):
+//! 1. **made** at `created_at` and published from then on (state `next`);
+//! 2. **signs** from `activates_at`, which is `created_at + N + R` for a scheduled rotation (so
+//!    that every verifier's cached JWKS holds it first), or `created_at` for the very first key
+//!    and for `keys rotate --now` (state `current`: the activated key of the configured algorithm
+//!    with the highest `generation`);
+//! 3. **retired** when a key of a higher generation activates (`superseded_at`, state
+//!    `retired`);
+//! 4. **unpublished and deleted** at `expires_at = superseded_at + R + token lifetime (TTL +
+//!    leeway) + N`: the last token it can have signed (an instance may sign with it for up to
+//!    `R` after a `--now` rotation) has expired, and every cached JWKS has been refetched since.
+//!
+//! Keys of another algorithm than the configured one are never used nor published (tokens of
+//! the previous algorithm are refused after a switch), and are not deleted automatically.
+
+use crate::clock::Clock;
+use crate::error::BoxError;
+use crate::ports::signing_keys::{
+    KeyId, SigningAlgorithm, SigningKeyGenerator, SigningKeyStore, StoredSigningKey,
+};
+use crate::ports::user_repository::RepositoryError;
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// How long an instance may take to pick up a key change from the store (the contract's 60 s).
+pub const KEY_PICKUP_BOUND_SECONDS: i64 = 60;
+
+/// The instance's settings that the rules depend on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// `JWT_ALGORITHM`.
+    pub algorithm: SigningAlgorithm,
+    /// `JWT_KEY_ROTATION_DAYS` as a duration; `None` for `0` (never automatically).
+    pub rotation: Option<Duration>,
+    /// The JWKS `Cache-Control: max-age` (`N` above).
+    pub jwks_max_age: Duration,
+    /// How long a token stays acceptable after it is issued: `JWT_TTL_SECONDS` plus the leeway.
+    pub token_lifetime: Duration,
+}
+
+impl KeyPolicy {
+    /// How long before it signs a scheduled key is published: `N + R`.
+    #[must_use]
+    pub fn publication_lead(&self) -> Duration {
+        self.jwks_max_age + Duration::seconds(KEY_PICKUP_BOUND_SECONDS)
+    }
+
+    /// How long a superseded key stays published: `R + token lifetime + N`.
+    #[must_use]
+    pub fn retirement_tail(&self) -> Duration {
+        Duration::seconds(KEY_PICKUP_BOUND_SECONDS) + self.token_lifetime + self.jwks_max_age
+    }
+}
+
+/// Where a key is in its life (the contract's `keys list` states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published, not signing yet.
+    Next,
+    /// The one key that signs.
+    Current,
+    /// Superseded (or of another algorithm); published until `expires_at` if any.
+    Retired,
+}
+
+impl KeyState {
+    /// `next`, `current` or `retired`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Current => "current",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+/// One key as the rules see it at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStatus {
+    /// The stored key.
+    pub key: StoredSigningKey,
+    /// Its state.
+    pub state: KeyState,
+    /// When it stops being published: `None` while no key supersedes it (and always for a key
+    /// of another algorithm).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether the JWKS lists it (and tokens signed by it are accepted).
+    pub published: bool,
+}
+
+/// The stored keys at one instant, in increasing generation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyRing {
+    /// Every stored key with its status.
+    pub keys: Vec<KeyStatus>,
+}
+
+impl KeyRing {
+    /// Applies the timeline in the module documentation to `keys` at `now`.
+    #[must_use]
+    pub fn at(keys: Vec<StoredSigningKey>, now: DateTime<Utc>, policy: &KeyPolicy) -> Self {
+        let _ = (keys, now, policy);
+        unimplemented!("issue 12: helper keys-domain")
+    }
+
+    /// The key that signs, if any.
+    #[must_use]
+    pub fn signing(&self) -> Option<&StoredSigningKey> {
+        self.keys
+            .iter()
+            .find(|status| status.state == KeyState::Current)
+            .map(|status| &status.key)
+    }
+
+    /// The keys the JWKS lists and whose tokens are accepted.
+    pub fn published(&self) -> impl Iterator<Item = &StoredSigningKey> {
+        self.keys
+            .iter()
+            .filter(|status| status.published)
+            .map(|status| &status.key)
+    }
+}
+
+/// A signing-key operation failed.
+#[derive(Debug, Error)]
+pub enum SigningKeyError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] RepositoryError),
+    /// A key could not be generated or sealed.
+    #[error("a signing key could not be generated")]
+    Generation(#[source] BoxError),
+    /// Other writers kept taking the next generation first (several attempts in a row).
+    #[error("other instances kept changing the signing keys at the same moment")]
+    Contended,
+}
+
+/// The signing-key use case: every instance's periodic refresh and the operator's commands.
+pub struct SigningKeys {
+    store: Arc<dyn SigningKeyStore>,
+    generator: Arc<dyn SigningKeyGenerator>,
+    clock: Arc<dyn Clock>,
+    policy: KeyPolicy,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeys")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKeys {
+    /// The use case over these ports.
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn SigningKeyStore>,
+        generator: Arc<dyn SigningKeyGenerator>,
+        clock: Arc<dyn Clock>,
+        policy: KeyPolicy,
+    ) -> Self {
+        Self {
+            store,
+            generator,
+            clock,
+            policy,
+        }
+    }
+
+    /// The policy the rules apply.
+    #[must_use]
+    pub const fn policy(&self) -> &KeyPolicy {
+        &self.policy
+    }
+
+    /// What a serving instance does at start-up and every reload: reads the keys, deletes
+    /// those past `expires_at`, makes the first key (active at once) when no key of the
+    /// configured algorithm can sign, makes the next key (active after the publication lead)
+    /// when automatic rotation is due and none is scheduled, and returns the ring at now.
+    /// Every new key takes the next generation, so when several instances decide the same at
+    /// the same moment exactly one key is made; the others reload and use it.
+    ///
+    /// # Errors
+    /// [`SigningKeyError`].
+    pub async fn refresh(&self) -> Result<KeyRing, SigningKeyError> {
+        unimplemented!("issue 12: helper keys-domain")
+    }
+
+    /// The ring at now, without changing anything (`keys list`).
+    ///
+    /// # Errors
+    /// [`SigningKeyError::Store`].
+    pub async fn list(&self) -> Result<KeyRing, SigningKeyError> {
+        unimplemented!("issue 12: helper keys-domain")
+    }
+
+    /// `keys rotate`: makes a new key of the configured algorithm, signing after the
+    /// publication lead, or at once with `immediately` (after a compromise). Returns its status.
+    ///
+    /// # Errors
+    /// [`SigningKeyError`].
+    pub async fn rotate(&self, immediately: bool) -> Result<KeyStatus, SigningKeyError> {
+        let _ = immediately;
+        unimplemented!("issue 12: helper keys-domain")
+    }
+
+    /// `keys revoke`: deletes the key at once (instances drop it within the pickup bound, and
+    /// tokens it signed are refused from then). `Ok(false)` when no such key is stored.
+    ///
+    /// # Errors
+    /// [`SigningKeyError::Store`].
+    pub async fn revoke(&self, kid: &KeyId) -> Result<bool, SigningKeyError> {
+        let _ = kid;
+        unimplemented!("issue 12: helper keys-domain")
+    }
+}
