@@ -121,3 +121,84 @@ impl ThreadPools {
             .map_err(|error| error.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postgres::PostgresUrl;
+    use diesel_async::RunQueryDsl;
+    use std::sync::{Arc, mpsc};
+    use zeropass_test_postgres::TestDatabase;
+
+    fn pools_for(url: &str, total: u32, threads: u32) -> ThreadPools {
+        let url = PostgresUrl::parse(url).unwrap();
+        let connector =
+            Connector::new(&url, Duration::from_secs(2), Duration::from_secs(2)).unwrap();
+        ThreadPools::new(connector, total, threads, Duration::from_secs(2)).unwrap()
+    }
+
+    #[test]
+    fn the_budget_is_split_evenly_between_the_request_threads_with_one_connection_at_least() {
+        let url = "postgres://zp@127.0.0.1:1/zp?sslmode=disable";
+        for (total, threads, share) in [(8, 2, 4), (8, 3, 3), (1, 2, 1), (0, 0, 1), (5, 1, 5)] {
+            assert_eq!(
+                pools_for(url, total, threads).per_thread(),
+                share,
+                "{total}/{threads}"
+            );
+        }
+    }
+
+    /// Runs one query on a thread of its own with a runtime of its own, as an actix-web
+    /// worker has, after `before` has been received; sends on `after` once done, then keeps
+    /// the thread alive until `until` is received (a thread that ends gives its slot, and so
+    /// its pool, to the next new thread).
+    fn worker(
+        pools: &Arc<ThreadPools>,
+        before: mpsc::Receiver<()>,
+        after: mpsc::Sender<()>,
+        until: mpsc::Receiver<()>,
+    ) -> std::thread::JoinHandle<()> {
+        let pools = Arc::clone(pools);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            before.recv().unwrap();
+            runtime.block_on(async {
+                let mut conn = pools.get().await.unwrap();
+                diesel::sql_query("SELECT 1")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+            });
+            after.send(()).unwrap();
+            until.recv().unwrap();
+        })
+    }
+
+    #[tokio::test]
+    async fn each_request_thread_opens_and_drives_its_own_connections() {
+        let Some(database) = TestDatabase::create().await else {
+            return;
+        };
+        let pools = Arc::new(pools_for(database.url(), 4, 2));
+        let (start_first, first_may_start) = mpsc::channel();
+        let (first_done, second_may_start) = mpsc::channel();
+        let (second_done, both_done) = mpsc::channel();
+        let (end_first, first_may_end) = mpsc::channel();
+        let (end_second, second_may_end) = mpsc::channel();
+        let first = worker(&pools, first_may_start, first_done, first_may_end);
+        let second = worker(&pools, second_may_start, second_done, second_may_end);
+        start_first.send(()).unwrap();
+        both_done.recv().unwrap();
+        // One after the other: with one pool shared by every thread, the second query would
+        // have reused the first thread's idle connection, driven by the first thread.
+        assert_eq!((pools.status().size, pools.status().available), (2, 2));
+        end_first.send(()).unwrap();
+        end_second.send(()).unwrap();
+        first.join().unwrap();
+        second.join().unwrap();
+    }
+}
