@@ -387,9 +387,16 @@ impl UserRepository for PostgresStore {
         identity: &VerifiedIdentity,
     ) -> Result<User, ResolveUserError> {
         self.retrying(|mut conn| async move {
-            // Most sign-ins are returning people with an unchanged address: one read.
-            if let Some(user) = queries::find_unchanged(&mut conn, identity).await? {
-                return Ok(user);
+            // Most sign-ins are returning people with an unchanged address: one read. A new
+            // person is most often new at the address too: one conditional insert more.
+            match queries::find_by_subject(&mut conn, identity).await? {
+                queries::BySubject::Unchanged(user) => return Ok(user),
+                queries::BySubject::Absent => {
+                    if let Some(user) = queries::insert_if_new(&mut conn, identity).await? {
+                        return Ok(user);
+                    }
+                }
+                queries::BySubject::Changed => {}
             }
             queries::resolve_or_create(&mut conn, identity).await
         })
