@@ -25,7 +25,7 @@ use crate::ports::signing_keys::{
     KeyId, SigningAlgorithm, SigningKeyGenerator, SigningKeyStore, StoredSigningKey,
 };
 use crate::ports::user_repository::RepositoryError;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -294,7 +294,10 @@ impl SigningKeys {
     }
 
     /// Generates a key of the configured algorithm and offers it to the store as `generation`:
-    /// `Ok(None)` when another writer took that generation (or that `kid`) first.
+    /// `Ok(None)` when another writer took that generation (or that `kid`) first. Its times
+    /// are whole seconds, as every store keeps them (so a key reads back as it was made):
+    /// `created_at` and an immediate activation are rounded down, a scheduled activation up,
+    /// which never shortens the publication lead.
     async fn make_key(
         &self,
         generation: i64,
@@ -312,8 +315,12 @@ impl SigningKeys {
             generation,
             public_key: generated.public_key,
             sealed_private_key: generated.sealed_private_key,
-            created_at: now,
-            activates_at,
+            created_at: whole_second_floor(now),
+            activates_at: if activates_at <= now {
+                whole_second_floor(activates_at)
+            } else {
+                whole_second_ceil(activates_at)
+            },
         };
         Ok(self.store.insert_signing_key(&key).await?.then_some(key))
     }
@@ -391,6 +398,19 @@ impl SigningKeys {
 
 /// How many times a write that lost a race is decided again before giving up.
 const WRITE_ATTEMPTS: usize = 3;
+
+fn whole_second_floor(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.duration_trunc(Duration::seconds(1)).unwrap_or(time)
+}
+
+fn whole_second_ceil(time: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = whole_second_floor(time);
+    if floor < time {
+        floor + Duration::seconds(1)
+    } else {
+        floor
+    }
+}
 
 /// The generation after every stored one (whatever its algorithm).
 fn next_generation(keys: &[StoredSigningKey]) -> i64 {

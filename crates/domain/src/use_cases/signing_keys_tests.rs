@@ -508,3 +508,21 @@ fn the_policy_adds_up_the_lead_and_the_tail() {
     assert_eq!(policy.publication_lead(), Duration::seconds(300 + 60));
     assert_eq!(policy.retirement_tail(), Duration::seconds(60 + 960 + 300));
 }
+
+#[tokio::test]
+async fn new_keys_take_whole_seconds_without_shortening_the_lead() {
+    let (_store, clock, keys) = setup(30);
+    let between_seconds = start() + Duration::milliseconds(1_500);
+    clock.set(between_seconds);
+
+    let first = keys.refresh().await.unwrap().signing().unwrap().clone();
+    let scheduled = keys.rotate(false).await.unwrap().key;
+
+    let floor = start() + Duration::seconds(1);
+    assert_eq!((first.created_at, first.activates_at), (floor, floor));
+    assert_eq!(scheduled.created_at, floor);
+    assert_eq!(
+        scheduled.activates_at,
+        floor + Duration::seconds(1) + keys.policy().publication_lead()
+    );
+}
