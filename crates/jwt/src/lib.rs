@@ -6,13 +6,15 @@
 //! The claims are part of the external contract: `sub` (user id), `email`, `provider`, `iat`,
 //! `exp`, `iss` (= `PUBLIC_URL`), `aud` (= [`AUDIENCE`]) and `jti`.
 
+mod claim_rules;
 mod claims;
+mod header;
+mod hmac_tokens;
+mod hmac_verifier;
 #[cfg(test)]
 mod props;
 mod secret;
-mod tokens;
-mod verifier;
 
 pub use claims::{AUDIENCE, LEEWAY_SECONDS};
+pub use hmac_tokens::{JwtAccessTokens, JwtConfig};
 pub use secret::{JwtSecret, MIN_SECRET_BYTES, RandomnessUnavailable, SecretTooShort};
-pub use tokens::{JwtAccessTokens, JwtConfig};
