@@ -336,7 +336,8 @@ impl SigningKeys {
     }
 
     /// `keys rotate`: makes a new key of the configured algorithm, signing after the
-    /// publication lead, or at once with `immediately` (after a compromise). Returns its status.
+    /// publication lead, or at once with `immediately` (after a compromise) or when no key signs
+    /// (none made yet, or the signing one revoked). Returns its status.
     ///
     /// # Errors
     /// [`SigningKeyError`].
@@ -345,7 +346,12 @@ impl SigningKeys {
         for _ in 0..WRITE_ATTEMPTS {
             let now = self.clock.now();
             let listed = self.store.list_signing_keys().await?;
-            let activates_at = if immediately {
+            // With no key signing (none made yet, or the current one revoked) there is nothing to
+            // hand over from: the new key signs at once, as the first key does.
+            let nothing_signs = KeyRing::at(listed.clone(), now, &self.policy)
+                .signing()
+                .is_none();
+            let activates_at = if immediately || nothing_signs {
                 now
             } else {
                 now + self.policy.publication_lead()

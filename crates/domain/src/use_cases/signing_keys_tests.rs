@@ -238,6 +238,16 @@ async fn rotate_schedules_a_key_after_the_publication_lead() {
 }
 
 #[tokio::test]
+async fn a_rotation_with_no_key_signing_signs_at_once() {
+    let (_store, _clock, keys) = setup(30);
+
+    let made = keys.rotate(false).await.unwrap();
+
+    assert_eq!(made.state, KeyState::Current);
+    assert_eq!(signing_kid(&keys.refresh().await.unwrap()), made.key.kid);
+}
+
+#[tokio::test]
 async fn a_revoked_key_is_unpublished_at_once() {
     let (store, _clock, keys) = setup(30);
     let old = signing_kid(&keys.refresh().await.unwrap());
