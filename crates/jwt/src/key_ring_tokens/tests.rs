@@ -54,6 +54,7 @@ fn key_sealed_with(secret_key: &str, algorithm: SigningAlgorithm) -> StoredSigni
         sealed_private_key: generated.sealed_private_key,
         created_at,
         activates_at: created_at,
+        revoked_at: None,
     }
 }
 
