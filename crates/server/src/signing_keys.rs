@@ -151,6 +151,23 @@ impl KeyReloader {
     }
 }
 
+/// The background reload of a serving instance; dropping it ends the task.
+#[derive(Debug)]
+pub(crate) struct ReloadingTask(actix_web::rt::task::JoinHandle<()>);
+
+impl ReloadingTask {
+    /// Reloads through `reloader` every `interval` on the current actix runtime.
+    pub(crate) fn spawn(reloader: Arc<KeyReloader>, interval: Duration) -> Self {
+        Self(actix_web::rt::spawn(reloader.reload_every(interval)))
+    }
+}
+
+impl Drop for ReloadingTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
