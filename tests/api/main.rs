@@ -18,6 +18,7 @@ mod google;
 mod harness;
 mod health;
 mod instances;
+mod keys;
 mod lifecycle;
 mod operator;
 mod postgres_faults;
