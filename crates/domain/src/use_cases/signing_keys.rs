@@ -415,7 +415,9 @@ impl SigningKeys {
     #[tracing::instrument(name = "keys.revoke", skip_all, fields(kid = %kid))]
     pub async fn revoke(&self, kid: &KeyId) -> Result<bool, SigningKeyError> {
         let revoked = self.store.revoke_signing_key(kid, self.clock.now()).await?;
-        tracing::info!(revoked, "signing key revocation");
+        if revoked {
+            tracing::info!("signing key revoked");
+        }
         Ok(revoked)
     }
 }
