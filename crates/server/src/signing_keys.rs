@@ -198,6 +198,7 @@ mod tests {
             sealed_private_key: generated.sealed_private_key,
             created_at: an_hour_ago,
             activates_at: an_hour_ago,
+            revoked_at: None,
         }
     }
 

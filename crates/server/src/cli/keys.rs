@@ -159,6 +159,7 @@ mod tests {
                 sealed_private_key: SealedPrivateKey(b"private-bytes".to_vec()),
                 created_at: at(0),
                 activates_at: at(360),
+                revoked_at: None,
             },
             state,
             expires_at,
