@@ -458,20 +458,6 @@ async fn bad_input_is_refused_with_one_line_and_changes_nothing(backend: Backend
 }
 
 #[test]
-fn the_keys_commands_are_reserved_for_the_signing_keys_version() {
-    let directory = tempfile::tempdir().unwrap();
-    for args in [
-        &["keys", "list"][..],
-        &["keys", "list", "--json"],
-        &["keys", "rotate", "--now"],
-        &["keys", "revoke", "some-kid"],
-    ] {
-        run_command(directory.path(), &[], args).assert_refused(2, "JWT_ALGORITHM=ES256/EdDSA");
-    }
-    assert!(!directory.path().join("zeropass.db").exists());
-}
-
-#[test]
 fn a_wrong_configuration_stops_every_command_with_one_line_naming_the_variable() {
     let directory = tempfile::tempdir().unwrap();
     for args in [

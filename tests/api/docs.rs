@@ -20,6 +20,7 @@ async fn the_openapi_document_lists_every_contract_endpoint() {
     );
     let expected = [
         ("/health", "get"),
+        ("/.well-known/jwks.json", "get"),
         ("/auth/google/start", "get"),
         ("/auth/google/callback", "get"),
         ("/auth/google/token", "post"),

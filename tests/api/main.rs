@@ -19,6 +19,7 @@ mod google;
 mod harness;
 mod health;
 mod instances;
+mod keys;
 mod lifecycle;
 mod operator;
 mod postgres_faults;

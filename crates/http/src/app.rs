@@ -8,7 +8,7 @@ use crate::bare_errors::{
 use crate::metrics::{self, Metrics, metrics_middleware};
 use crate::middleware;
 use crate::openapi;
-use crate::routes::{docs, health, sign_in, token, users};
+use crate::routes::{docs, health, jwks, sign_in, token, users};
 use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -75,6 +75,7 @@ pub fn metrics_app(
 
 fn routes(config: &mut web::ServiceConfig, serves_metrics: bool) {
     config.service(web::resource("/health").get(health::health));
+    config.service(web::resource("/.well-known/jwks.json").get(jwks::jwks));
     if serves_metrics {
         config.service(web::resource("/metrics").get(metrics::metrics));
     }

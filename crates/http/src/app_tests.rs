@@ -13,7 +13,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 use zeropass_domain::{
     Email, IdentityError, IssuedToken, MockAccessTokens, MockIdentityProvider, MockUserRepository,
-    NativeCredential, Provider, RepositoryError, Subject, User, UserId, VerifiedIdentity,
+    NativeCredential, Provider, PublicJwk, RepositoryError, Subject, User, UserId,
+    VerifiedIdentity,
 };
 
 fn user() -> User {
@@ -260,4 +261,98 @@ async fn a_provider_that_is_not_ready_shows_in_health_without_making_it_unhealth
         body,
         json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "database": "ok", "providers": {"google": "unavailable"}})
     );
+}
+
+fn state_publishing(keys: Vec<PublicJwk>) -> AppState {
+    let mut tokens = MockAccessTokens::new();
+    tokens
+        .expect_published_keys()
+        .returning(move || keys.clone());
+    AppState::new(
+        Arc::new(MockUserRepository::new()),
+        Arc::new(tokens),
+        Vec::<Arc<dyn zeropass_domain::IdentityProvider>>::new(),
+    )
+}
+
+fn jwks_request() -> TestRequest {
+    TestRequest::get().uri("/.well-known/jwks.json")
+}
+
+fn es256_key() -> PublicJwk {
+    PublicJwk {
+        kid: "q3bF1cV9Q0yLr8mZ2aT7xw".into(),
+        alg: "ES256",
+        kty: "EC",
+        crv: "P-256",
+        x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU".into(),
+        y: Some("x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0".into()),
+    }
+}
+
+fn eddsa_key() -> PublicJwk {
+    PublicJwk {
+        kid: "Xo2nWl0bQpC6sJ4tYd8eKg".into(),
+        alg: "EdDSA",
+        kty: "OKP",
+        crv: "Ed25519",
+        x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".into(),
+        y: None,
+    }
+}
+
+#[actix_web::test]
+async fn the_jwks_is_empty_when_nothing_is_published() {
+    let (status, headers, body) = call(state_publishing(Vec::new()), jwks_request()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"keys": []}));
+    assert_eq!(headers.get("content-type").unwrap(), "application/json");
+}
+
+#[actix_web::test]
+async fn the_jwks_lists_ec_keys_with_y_and_okp_keys_without_it() {
+    let (status, _, body) = call(
+        state_publishing(vec![es256_key(), eddsa_key()]),
+        jwks_request(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"keys": [
+            {"kid": "q3bF1cV9Q0yLr8mZ2aT7xw", "alg": "ES256", "use": "sig", "kty": "EC", "crv": "P-256",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kid": "Xo2nWl0bQpC6sJ4tYd8eKg", "alg": "EdDSA", "use": "sig", "kty": "OKP", "crv": "Ed25519",
+             "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+        ]})
+    );
+}
+
+#[actix_web::test]
+async fn the_jwks_may_be_cached_publicly_for_five_minutes_and_carries_the_security_headers() {
+    let (_, headers, _) = call(state_publishing(vec![eddsa_key()]), jwks_request()).await;
+    assert_eq!(headers.get("cache-control").unwrap(), "public, max-age=300");
+    assert_eq!(crate::JWKS_MAX_AGE_SECONDS, 300);
+    assert_eq!(headers.get("x-content-type-options").unwrap(), "nosniff");
+    assert!(
+        headers
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+}
+
+#[actix_web::test]
+async fn the_jwks_is_in_the_openapi_document_with_an_example() {
+    let (_, _, document) = call(
+        state_publishing(Vec::new()),
+        TestRequest::get().uri("/openapi.json"),
+    )
+    .await;
+    let operation = &document["paths"]["/.well-known/jwks.json"]["get"];
+    assert!(operation.is_object(), "{document}");
+    let schema = &document["components"]["schemas"]["JwkSet"];
+    assert_eq!(schema["example"]["keys"][0]["use"], "sig", "{schema}");
 }

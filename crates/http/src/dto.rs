@@ -5,7 +5,7 @@ use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use zeropass_domain::{NativeCredential, SignedIn, User};
+use zeropass_domain::{NativeCredential, PublicJwk, SignedIn, User};
 
 /// A user as the API shows it. The provider subject is deliberately absent.
 #[derive(Debug, Serialize, ToSchema)]
@@ -205,4 +205,64 @@ pub struct HealthReport {
     /// `ready`, or `unavailable` (e.g. Google's discovery has not succeeded yet).
     #[schema(value_type = std::collections::BTreeMap<String, String>, example = json!({"google": "ready", "facebook": "ready"}))]
     pub providers: std::collections::BTreeMap<&'static str, &'static str>,
+}
+
+/// A JSON Web Key Set (RFC 7517 §5): `GET /.well-known/jwks.json`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"keys": [
+    {"kid": "q3bF1cV9Q0yLr8mZ2aT7xw", "alg": "ES256", "use": "sig", "kty": "EC", "crv": "P-256",
+     "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+    {"kid": "Xo2nWl0bQpC6sJ4tYd8eKg", "alg": "EdDSA", "use": "sig", "kty": "OKP", "crv": "Ed25519",
+     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}))]
+pub struct JwkSet {
+    /// The keys; empty under HS256.
+    pub keys: Vec<JwkResponse>,
+}
+
+/// One public key: exactly `kid`, `alg`, `use`, `kty`, `crv`, `x` and, for `EC` keys, `y`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JwkResponse {
+    /// The key id, as in the `kid` header of the tokens it signs.
+    #[schema(example = "q3bF1cV9Q0yLr8mZ2aT7xw")]
+    pub kid: String,
+    /// `ES256` or `EdDSA`.
+    #[schema(example = "ES256")]
+    pub alg: &'static str,
+    /// Always `sig`.
+    #[serde(rename = "use")]
+    #[schema(example = "sig")]
+    pub use_: &'static str,
+    /// `EC` (ES256) or `OKP` (EdDSA).
+    #[schema(example = "EC")]
+    pub kty: &'static str,
+    /// `P-256` (ES256) or `Ed25519` (EdDSA).
+    #[schema(example = "P-256")]
+    pub crv: &'static str,
+    /// The x coordinate (EC) or the public key (OKP), unpadded base64url.
+    pub x: String,
+    /// The y coordinate, unpadded base64url; `EC` keys only (absent, not null, otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+}
+
+impl From<PublicJwk> for JwkResponse {
+    fn from(key: PublicJwk) -> Self {
+        Self {
+            kid: key.kid,
+            alg: key.alg,
+            use_: "sig",
+            kty: key.kty,
+            crv: key.crv,
+            x: key.x,
+            y: key.y,
+        }
+    }
+}
+
+impl From<Vec<PublicJwk>> for JwkSet {
+    fn from(keys: Vec<PublicJwk>) -> Self {
+        Self {
+            keys: keys.into_iter().map(JwkResponse::from).collect(),
+        }
+    }
 }

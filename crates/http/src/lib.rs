@@ -30,6 +30,7 @@ pub use middleware::{CorsOrigins, InvalidProxy, Protection, RateLimit, TrustedPr
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
 pub use request_context::RequestContext;
+pub use routes::jwks::JWKS_MAX_AGE_SECONDS;
 pub use state::AppState;
 
 #[cfg(test)]

@@ -4,12 +4,12 @@
 //! circle.
 
 use crate::dto::{
-    CodeTokenRequest, FacebookTokenRequest, GoogleTokenRequest, HealthReport, ProviderName,
-    TokenResponse, UserResponse,
+    CodeTokenRequest, FacebookTokenRequest, GoogleTokenRequest, HealthReport, JwkResponse, JwkSet,
+    ProviderName, TokenResponse, UserResponse,
 };
 use crate::metrics;
 use crate::problem::Problem;
-use crate::routes::{docs, health, sign_in, token, users};
+use crate::routes::{docs, health, jwks, sign_in, token, users};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         health::health,
         metrics::metrics,
+        jwks::jwks,
         sign_in::google_start,
         sign_in::google_callback,
         sign_in::google_token,
@@ -39,12 +40,12 @@ use utoipa::{Modify, OpenApi};
         docs::docs_page,
         docs::root,
     ),
-    components(schemas(Problem, UserResponse, TokenResponse, GoogleTokenRequest, FacebookTokenRequest, CodeTokenRequest, HealthReport, ProviderName)),
+    components(schemas(Problem, UserResponse, TokenResponse, GoogleTokenRequest, FacebookTokenRequest, CodeTokenRequest, HealthReport, ProviderName, JwkSet, JwkResponse)),
     modifiers(&BearerSecurity),
     tags(
         (name = "sign-in", description = "Sign in with an identity provider: browser redirect flow or native app credential."),
         (name = "users", description = "The signed-in user's own record."),
-        (name = "operations", description = "Health and documentation."),
+        (name = "operations", description = "Health, the public signing keys (JWKS) and documentation."),
     )
 )]
 pub struct ApiDoc;

@@ -18,6 +18,8 @@ pub struct AppState {
     pub(crate) sign_in: SignIn,
     pub(crate) current_user: CurrentUser,
     pub(crate) users: Arc<dyn UserRepository>,
+    /// For the JWKS (`published_keys`); the use cases hold their own handle.
+    pub(crate) tokens: Arc<dyn AccessTokens>,
     pub(crate) providers: IdentityProviders,
     pub(crate) browser: BrowserFlow,
     pub(crate) code_grant: Option<CodeGrant>,
@@ -49,8 +51,9 @@ impl AppState {
         let metrics = Metrics::new();
         Self {
             sign_in: SignIn::new(Arc::clone(&users), Arc::clone(&tokens)),
-            current_user: CurrentUser::new(Arc::clone(&users), tokens),
+            current_user: CurrentUser::new(Arc::clone(&users), Arc::clone(&tokens)),
             users,
+            tokens,
             providers: IdentityProviders(
                 providers
                     .into_iter()

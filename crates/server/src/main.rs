@@ -6,6 +6,7 @@
 mod cli;
 mod config;
 mod environment;
+mod signing_keys;
 mod startup;
 mod telemetry;
 

@@ -5,16 +5,17 @@
 //! stop and installs its handlers only once the server first runs — a signal arriving just
 //! after the "listening" line would kill the process.
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Signing};
+use crate::signing_keys::{self, KeyReloader};
 use actix_web::HttpServer;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
-use zeropass_domain::{CodeGrant, IdentityProvider, SystemClock};
+use zeropass_domain::{AccessTokens, CodeGrant, IdentityProvider, SystemClock};
 use zeropass_facebook::FacebookIdentityProvider;
 use zeropass_google::GoogleIdentityProvider;
 use zeropass_http::{AppState, BrowserFlow, Metrics};
-use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret};
+use zeropass_jwt::{JwtAccessTokens, JwtConfig, JwtSecret, KeyRingAccessTokens, KeyRingConfig};
 use zeropass_store::{Database, OpenOptions};
 
 /// The flow cookie's key is derived from `JWT_SECRET` under this label, so every instance
@@ -49,11 +50,14 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
         &secret.derive_key(FLOW_COOKIE_KEY_PURPOSE),
         config.allowed_redirect_uris,
     );
-    let tokens = Arc::new(JwtAccessTokens::new(JwtConfig {
+    let (tokens, key_reloading) = access_tokens(
+        config.signing,
+        &config.public_url,
+        config.jwt_ttl_seconds,
+        &database,
         secret,
-        issuer: config.public_url.clone(),
-        ttl: Duration::from_secs(config.jwt_ttl_seconds),
-    }));
+    )
+    .await?;
     let code_grant = CodeGrant::new(
         database.codes(),
         users.clone(),
@@ -124,8 +128,54 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
     metrics_served.map_err(|error| {
         ConfigError::new("METRICS_BIND_ADDR", format!("server failed: {error}"))
     })?;
+    if let Some(reloading) = key_reloading {
+        reloading.abort();
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The access-token adapter of the configured algorithm. HS256 signs with the secret itself.
+/// ES256 and EdDSA sign with the stored keys: loaded now (a failure stops the start), then
+/// reloaded every `JWT_KEY_RELOAD_SECONDS` by the returned task, which the caller ends.
+async fn access_tokens(
+    signing: Signing,
+    public_url: &str,
+    ttl_seconds: u64,
+    database: &Database,
+    secret: JwtSecret,
+) -> Result<
+    (
+        Arc<dyn AccessTokens>,
+        Option<actix_web::rt::task::JoinHandle<()>>,
+    ),
+    ConfigError,
+> {
+    let ttl = Duration::from_secs(ttl_seconds);
+    let settings = match signing {
+        Signing::Hs256 => {
+            let tokens = JwtAccessTokens::new(JwtConfig {
+                secret,
+                issuer: public_url.to_owned(),
+                ttl,
+            });
+            return Ok((Arc::new(tokens), None));
+        }
+        Signing::Asymmetric(settings) => settings,
+    };
+    let tokens = Arc::new(KeyRingAccessTokens::new(
+        &secret,
+        KeyRingConfig {
+            algorithm: settings.algorithm,
+            issuer: public_url.to_owned(),
+            ttl,
+        },
+    ));
+    let keys = signing_keys::use_case(database, &secret, &settings, ttl_seconds);
+    let reloader = Arc::new(KeyReloader::new(keys, Arc::clone(&tokens)));
+    reloader.load().await?;
+    let reloading = actix_web::rt::spawn(reloader.reload_every(settings.reload_interval));
+    Ok((tokens, Some(reloading)))
 }
 
 /// Binds a listener now, so that a taken port stops the start with a line naming `variable`.

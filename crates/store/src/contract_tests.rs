@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tokio::sync::Barrier;
 use zeropass_domain::{
-    CodeChallenge, CodeHash, Email, Provider, RepositoryError, ResolveUserError, Subject, User,
-    UserFilter, UserId, VerifiedIdentity,
+    CodeChallenge, CodeHash, Email, KeyId, Provider, RepositoryError, ResolveUserError,
+    SealedPrivateKey, SigningAlgorithm, StoredSigningKey, Subject, User, UserFilter, UserId,
+    VerifiedIdentity,
 };
 use zeropass_test_postgres::TestDatabase;
 
@@ -85,6 +86,10 @@ contract_tests!(
     a_code_is_taken_once_by_concurrent_takers_on_two_instances,
     expired_codes_are_swept_in_bounded_batches_and_go_with_their_user,
     the_database_answers_a_ping,
+    signing_keys_read_back_field_for_field_in_generation_order,
+    a_taken_generation_or_kid_is_refused_and_changes_nothing,
+    concurrent_inserts_of_one_generation_from_two_instances_store_exactly_one,
+    a_deleted_signing_key_is_gone_and_a_second_delete_finds_nothing,
 );
 
 fn identity(provider: Provider, subject: &str, email: &str) -> VerifiedIdentity {
@@ -106,6 +111,26 @@ fn code_for(user: &User, code: &str, expires_at: i64) -> zeropass_domain::Stored
         challenge: CodeChallenge::parse_s256("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
             .unwrap(),
         expires_at,
+    }
+}
+
+/// A key of `generation` with recognisable bytes; times in whole seconds, as stored.
+fn signing_key(generation: i64, algorithm: SigningAlgorithm) -> StoredSigningKey {
+    let seconds = 1_800_000_000 + generation * 1_000;
+    let public_length = match algorithm {
+        SigningAlgorithm::Es256 => 65,
+        SigningAlgorithm::EdDsa => 32,
+    };
+    StoredSigningKey {
+        kid: KeyId::random().unwrap(),
+        algorithm,
+        generation,
+        public_key: (0..public_length)
+            .map(|i| i as u8 ^ generation as u8)
+            .collect(),
+        sealed_private_key: SealedPrivateKey((0..60).map(|i| 255 - i as u8).collect()),
+        created_at: chrono::DateTime::from_timestamp(seconds, 0).unwrap(),
+        activates_at: chrono::DateTime::from_timestamp(seconds + 360, 0).unwrap(),
     }
 }
 
@@ -605,4 +630,110 @@ async fn a_lookup_by_id_is_one_round_trip_once_its_statement_is_prepared() {
         "a new connection and its first lookup: {first} transactions; {LOOKUPS} more lookups: {spent}"
     );
     assert_eq!(spent, LOOKUPS, "one round trip per lookup");
+}
+
+async fn signing_keys_read_back_field_for_field_in_generation_order(backend: Backend) {
+    let keys = backend.instance().await.signing_keys();
+    assert_eq!(keys.list_signing_keys().await.unwrap(), Vec::new());
+    let third = signing_key(3, SigningAlgorithm::Es256);
+    let first = signing_key(1, SigningAlgorithm::EdDsa);
+    let second = signing_key(2, SigningAlgorithm::Es256);
+    for key in [&third, &first, &second] {
+        assert!(keys.insert_signing_key(key).await.unwrap());
+    }
+
+    let other_instance = backend.instance().await.signing_keys();
+    assert_eq!(
+        other_instance.list_signing_keys().await.unwrap(),
+        vec![first, second, third]
+    );
+}
+
+async fn a_taken_generation_or_kid_is_refused_and_changes_nothing(backend: Backend) {
+    let keys = backend.instance().await.signing_keys();
+    let stored = signing_key(1, SigningAlgorithm::Es256);
+    assert!(keys.insert_signing_key(&stored).await.unwrap());
+
+    let same_generation = signing_key(1, SigningAlgorithm::EdDsa);
+    assert!(!keys.insert_signing_key(&same_generation).await.unwrap());
+    let same_kid = StoredSigningKey {
+        kid: stored.kid.clone(),
+        ..signing_key(2, SigningAlgorithm::EdDsa)
+    };
+    assert!(!keys.insert_signing_key(&same_kid).await.unwrap());
+    assert!(
+        !keys.insert_signing_key(&stored).await.unwrap(),
+        "the same key twice"
+    );
+
+    assert_eq!(keys.list_signing_keys().await.unwrap(), vec![stored]);
+}
+
+async fn concurrent_inserts_of_one_generation_from_two_instances_store_exactly_one(
+    backend: Backend,
+) {
+    const WRITERS: usize = 16;
+    let instances = [backend.instance().await, backend.instance().await];
+    let start = Arc::new(Barrier::new(WRITERS));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let (keys, start) = (instances[i % 2].signing_keys(), start.clone());
+            let key = signing_key(7, SigningAlgorithm::Es256);
+            tokio::spawn(async move {
+                start.wait().await;
+                keys.insert_signing_key(&key)
+                    .await
+                    .map(|stored| (stored, key))
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for writer in writers {
+        let (stored, key) = writer.await.unwrap().unwrap();
+        if stored {
+            winners.push(key);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one insert stored its key");
+    assert_eq!(
+        instances[1]
+            .signing_keys()
+            .list_signing_keys()
+            .await
+            .unwrap(),
+        winners
+    );
+}
+
+async fn a_deleted_signing_key_is_gone_and_a_second_delete_finds_nothing(backend: Backend) {
+    let instances = [backend.instance().await, backend.instance().await];
+    let kept = signing_key(1, SigningAlgorithm::EdDsa);
+    let revoked = signing_key(2, SigningAlgorithm::EdDsa);
+    for key in [&kept, &revoked] {
+        assert!(
+            instances[0]
+                .signing_keys()
+                .insert_signing_key(key)
+                .await
+                .unwrap()
+        );
+    }
+
+    let keys = instances[1].signing_keys();
+    assert!(keys.delete_signing_key(&revoked.kid).await.unwrap());
+    assert!(!keys.delete_signing_key(&revoked.kid).await.unwrap());
+    assert!(
+        !keys
+            .delete_signing_key(&KeyId::random().unwrap())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        instances[0]
+            .signing_keys()
+            .list_signing_keys()
+            .await
+            .unwrap(),
+        vec![kept]
+    );
 }

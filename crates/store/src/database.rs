@@ -1,17 +1,18 @@
 //! The database named by `DATABASE_URL`, whichever backend it is: [`DatabaseUrl`] parses the
-//! URL (and prints it without a password), [`Database`] opens it and hands the server the two
+//! URL (and prints it without a password), [`Database`] opens it and hands the server the
 //! ports and the pool gauge. Nothing outside this crate needs to know which backend runs.
 
 use crate::postgres::{
     InvalidPostgresUrl, Migrate, PostgresOpenError, PostgresOptions, PostgresStore, PostgresUrl,
 };
 use crate::sqlite::{
-    self, DatabaseLocation, OpenError, PoolOptions, SqliteSignInCodes, SqliteUserRepository,
+    self, DatabaseLocation, OpenError, PoolOptions, SqliteSignInCodes, SqliteSigningKeys,
+    SqliteUserRepository,
 };
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use zeropass_domain::{RepositoryError, SignInCodes, UserRepository};
+use zeropass_domain::{RepositoryError, SignInCodes, SigningKeyStore, UserRepository};
 
 /// A parsed `DATABASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +186,16 @@ impl Database {
     pub fn codes(&self) -> Arc<dyn SignInCodes> {
         match self {
             Self::Sqlite(repository) => Arc::new(SqliteSignInCodes::new(repository)),
+            Self::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The signing keys (`JWT_ALGORITHM` ES256 or EdDSA), as the port, on the same database
+    /// and pool.
+    #[must_use]
+    pub fn signing_keys(&self) -> Arc<dyn SigningKeyStore> {
+        match self {
+            Self::Sqlite(repository) => Arc::new(SqliteSigningKeys::new(repository)),
             Self::Postgres(store) => Arc::new(store.clone()),
         }
     }

@@ -25,7 +25,7 @@ use crate::ports::signing_keys::{
     KeyId, SigningAlgorithm, SigningKeyGenerator, SigningKeyStore, StoredSigningKey,
 };
 use crate::ports::user_repository::RepositoryError;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -106,9 +106,58 @@ pub struct KeyRing {
 impl KeyRing {
     /// Applies the timeline in the module documentation to `keys` at `now`.
     #[must_use]
-    pub fn at(keys: Vec<StoredSigningKey>, now: DateTime<Utc>, policy: &KeyPolicy) -> Self {
-        let _ = (keys, now, policy);
-        unimplemented!("issue 12: helper keys-domain")
+    pub fn at(mut keys: Vec<StoredSigningKey>, now: DateTime<Utc>, policy: &KeyPolicy) -> Self {
+        keys.sort_by_key(|key| key.generation);
+        let configured = |key: &StoredSigningKey| key.algorithm == policy.algorithm;
+        let current = keys
+            .iter()
+            .filter(|key| configured(key) && key.activates_at <= now)
+            .map(|key| key.generation)
+            .max();
+        // Walking down the generations, the earliest activation seen so far among the higher
+        // generations is when the next lower key was superseded.
+        let mut superseded: Vec<Option<DateTime<Utc>>> = vec![None; keys.len()];
+        let mut earliest_activation_above: Option<DateTime<Utc>> = None;
+        for (index, key) in keys.iter().enumerate().rev() {
+            if !configured(key) {
+                continue;
+            }
+            superseded[index] = earliest_activation_above;
+            if key.activates_at <= now {
+                earliest_activation_above = Some(
+                    earliest_activation_above.map_or(key.activates_at, |t| t.min(key.activates_at)),
+                );
+            }
+        }
+        let keys = keys
+            .into_iter()
+            .zip(superseded)
+            .map(|(key, superseded_at)| {
+                if !configured(&key) {
+                    return KeyStatus {
+                        key,
+                        state: KeyState::Retired,
+                        expires_at: None,
+                        published: false,
+                    };
+                }
+                let expires_at = superseded_at.map(|at| at + policy.retirement_tail());
+                let state = if Some(key.generation) == current {
+                    KeyState::Current
+                } else if key.activates_at > now && superseded_at.is_none() {
+                    KeyState::Next
+                } else {
+                    KeyState::Retired
+                };
+                KeyStatus {
+                    published: expires_at.is_none_or(|expiry| now < expiry),
+                    key,
+                    state,
+                    expires_at,
+                }
+            })
+            .collect();
+        Self { keys }
     }
 
     /// The key that signs, if any.
@@ -191,16 +240,99 @@ impl SigningKeys {
     ///
     /// # Errors
     /// [`SigningKeyError`].
+    #[tracing::instrument(name = "keys.refresh", level = "debug", skip_all)]
     pub async fn refresh(&self) -> Result<KeyRing, SigningKeyError> {
-        unimplemented!("issue 12: helper keys-domain")
+        for _ in 0..WRITE_ATTEMPTS {
+            let now = self.clock.now();
+            let listed = self.store.list_signing_keys().await?;
+            let next_generation = next_generation(&listed);
+            let ring = KeyRing::at(listed, now, &self.policy);
+            let mut kept = Vec::with_capacity(ring.keys.len());
+            for status in ring.keys {
+                if status.expires_at.is_some_and(|expiry| expiry <= now) {
+                    if self.store.delete_signing_key(&status.key.kid).await? {
+                        tracing::info!(kid = %status.key.kid, "expired signing key deleted");
+                    }
+                } else {
+                    kept.push(status.key);
+                }
+            }
+            let ring = KeyRing::at(kept, now, &self.policy);
+            let Some(activates_at) = self.due_activation(&ring, now) else {
+                return Ok(ring);
+            };
+            if let Some(made) = self.make_key(next_generation, activates_at, now).await? {
+                tracing::info!(
+                    kid = %made.kid,
+                    generation = made.generation,
+                    activates_at = %made.activates_at,
+                    "signing key made"
+                );
+                let reloaded = self.store.list_signing_keys().await?;
+                return Ok(KeyRing::at(reloaded, now, &self.policy));
+            }
+            tracing::debug!("another instance made the signing key first; deciding again");
+        }
+        Err(SigningKeyError::Contended)
+    }
+
+    /// When a key made now should activate, if one is due: at once when no key of the
+    /// configured algorithm signs; after the publication lead (and not before the rotation
+    /// period is over) when automatic rotation is due and no later key is stored already.
+    fn due_activation(&self, ring: &KeyRing, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let Some(current) = ring.signing() else {
+            return Some(now);
+        };
+        let period = self.policy.rotation?;
+        let scheduled = ring.keys.iter().any(|status| {
+            status.key.algorithm == self.policy.algorithm
+                && status.key.generation > current.generation
+        });
+        let lead = self.policy.publication_lead();
+        let rotation_due = current.activates_at + period;
+        (!scheduled && now >= rotation_due - lead).then(|| (now + lead).max(rotation_due))
+    }
+
+    /// Generates a key of the configured algorithm and offers it to the store as `generation`:
+    /// `Ok(None)` when another writer took that generation (or that `kid`) first. Its times
+    /// are whole seconds, as every store keeps them (so a key reads back as it was made):
+    /// `created_at` and an immediate activation are rounded down, a scheduled activation up,
+    /// which never shortens the publication lead.
+    async fn make_key(
+        &self,
+        generation: i64,
+        activates_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredSigningKey>, SigningKeyError> {
+        let kid = KeyId::random().map_err(SigningKeyError::Generation)?;
+        let generated = self
+            .generator
+            .generate(self.policy.algorithm, &kid)
+            .map_err(SigningKeyError::Generation)?;
+        let key = StoredSigningKey {
+            kid,
+            algorithm: self.policy.algorithm,
+            generation,
+            public_key: generated.public_key,
+            sealed_private_key: generated.sealed_private_key,
+            created_at: whole_second_floor(now),
+            activates_at: if activates_at <= now {
+                whole_second_floor(activates_at)
+            } else {
+                whole_second_ceil(activates_at)
+            },
+        };
+        Ok(self.store.insert_signing_key(&key).await?.then_some(key))
     }
 
     /// The ring at now, without changing anything (`keys list`).
     ///
     /// # Errors
     /// [`SigningKeyError::Store`].
+    #[tracing::instrument(name = "keys.list", level = "debug", skip_all)]
     pub async fn list(&self) -> Result<KeyRing, SigningKeyError> {
-        unimplemented!("issue 12: helper keys-domain")
+        let keys = self.store.list_signing_keys().await?;
+        Ok(KeyRing::at(keys, self.clock.now(), &self.policy))
     }
 
     /// `keys rotate`: makes a new key of the configured algorithm, signing after the
@@ -208,9 +340,47 @@ impl SigningKeys {
     ///
     /// # Errors
     /// [`SigningKeyError`].
+    #[tracing::instrument(name = "keys.rotate", skip(self))]
     pub async fn rotate(&self, immediately: bool) -> Result<KeyStatus, SigningKeyError> {
-        let _ = immediately;
-        unimplemented!("issue 12: helper keys-domain")
+        for _ in 0..WRITE_ATTEMPTS {
+            let now = self.clock.now();
+            let listed = self.store.list_signing_keys().await?;
+            let activates_at = if immediately {
+                now
+            } else {
+                now + self.policy.publication_lead()
+            };
+            let Some(made) = self
+                .make_key(next_generation(&listed), activates_at, now)
+                .await?
+            else {
+                tracing::debug!("another writer took the generation first; trying the next");
+                continue;
+            };
+            tracing::info!(
+                kid = %made.kid,
+                generation = made.generation,
+                activates_at = %made.activates_at,
+                "signing key rotated"
+            );
+            let reloaded = self.store.list_signing_keys().await?;
+            let kid = made.kid.clone();
+            let keys = if reloaded.iter().any(|key| key.kid == kid) {
+                reloaded
+            } else {
+                // Revoked between the insert and the reload: its status among the keys then.
+                let mut keys = listed;
+                keys.push(made);
+                keys
+            };
+            // The ring has a status for every key it is given, so the search cannot fail.
+            return KeyRing::at(keys, now, &self.policy)
+                .keys
+                .into_iter()
+                .find(|status| status.key.kid == kid)
+                .ok_or(SigningKeyError::Contended);
+        }
+        Err(SigningKeyError::Contended)
     }
 
     /// `keys revoke`: deletes the key at once (instances drop it within the pickup bound, and
@@ -218,8 +388,39 @@ impl SigningKeys {
     ///
     /// # Errors
     /// [`SigningKeyError::Store`].
+    #[tracing::instrument(name = "keys.revoke", skip_all, fields(kid = %kid))]
     pub async fn revoke(&self, kid: &KeyId) -> Result<bool, SigningKeyError> {
-        let _ = kid;
-        unimplemented!("issue 12: helper keys-domain")
+        let revoked = self.store.delete_signing_key(kid).await?;
+        tracing::info!(revoked, "signing key revocation");
+        Ok(revoked)
     }
 }
+
+/// How many times a write that lost a race is decided again before giving up.
+const WRITE_ATTEMPTS: usize = 3;
+
+fn whole_second_floor(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.duration_trunc(Duration::seconds(1)).unwrap_or(time)
+}
+
+fn whole_second_ceil(time: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = whole_second_floor(time);
+    if floor < time {
+        floor + Duration::seconds(1)
+    } else {
+        floor
+    }
+}
+
+/// The generation after every stored one (whatever its algorithm).
+fn next_generation(keys: &[StoredSigningKey]) -> i64 {
+    keys.iter()
+        .map(|key| key.generation)
+        .max()
+        .unwrap_or(0)
+        .saturating_add(1)
+}
+
+#[cfg(test)]
+#[path = "signing_keys_tests.rs"]
+mod tests;

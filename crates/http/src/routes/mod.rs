@@ -3,6 +3,7 @@
 mod browser;
 pub mod docs;
 pub mod health;
+pub mod jwks;
 pub mod sign_in;
 pub mod token;
 pub mod users;

@@ -69,7 +69,7 @@ pub(crate) fn backup(config: &Config, target: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The database of the user commands: it must exist and be migrated already.
+/// The database of the user and key commands: it must exist and be migrated already.
 pub(crate) async fn open_for_users(config: &Config) -> Result<Database, Failure> {
     if let DatabaseUrl::Sqlite(location) = &config.database_url {
         check_sqlite_is_migrated(location)?;

@@ -1,13 +1,15 @@
 //! The operator's command line: `zeropass [serve]`, `migrate`, `check`, `backup`, `users ...`
-//! and the reserved `keys ...`, parsed with clap. Every command reads the same environment (and
+//! and `keys ...`, parsed with clap. Every command reads the same environment (and
 //! `.env`) as the server and refuses a wrong configuration the same way; the user commands are
 //! the domain's [`ManageUsers`](zeropass_domain::ManageUsers) use case over the same
 //! `UserRepository` port the server uses, so whatever they change, every running instance sees
-//! at its next request. Exit codes are the contract's: 0 done, 1 no such user or key, 2 usage or
+//! at its next request; the key commands are the [`SigningKeys`](zeropass_domain::SigningKeys)
+//! use case the instances reload their keys with. Exit codes are the contract's: 0 done, 1 no such user or key, 2 usage or
 //! configuration error — always with one line on stderr saying why.
 
 mod check;
 mod database;
+mod keys;
 mod output;
 mod users;
 
@@ -17,7 +19,7 @@ use crate::{startup, telemetry};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use zeropass_domain::{Email, Provider, UserId, UserReference};
+use zeropass_domain::{Email, KeyId, Provider, UserId, UserReference};
 
 /// The version of this build, as `--version`, `/health` and the start-up line give it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -53,7 +55,7 @@ impl Failure {
 #[command(
     name = "zeropass",
     version,
-    after_help = "Examples:\n  zeropass                          serve with the configuration of the environment\n  zeropass check                    validate the configuration before a deploy\n  zeropass users list --json        every user, as JSON\n  zeropass users disable ID          block a user at every instance's next request\n\nExit codes: 0 done, 1 no such user or key, 2 usage or configuration error."
+    after_help = "Examples:\n  zeropass                          serve with the configuration of the environment\n  zeropass check                    validate the configuration before a deploy\n  zeropass users list --json        every user, as JSON\n  zeropass users disable ID          block a user at every instance's next request\n  zeropass keys rotate --now        sign with a new key at once (after a compromise)\n\nExit codes: 0 done, 1 no such user or key, 2 usage or configuration error."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -95,7 +97,9 @@ enum Command {
         after_help = "Example:\n  zeropass users show ada@example.com --provider google"
     )]
     Users(UsersCommand),
-    /// Signing keys (not in this version).
+    /// List, rotate or revoke the signing keys (JWT_ALGORITHM=ES256 or EdDSA).
+    ///
+    /// Every instance sharing the database picks a change up within JWT_KEY_RELOAD_SECONDS.
     #[command(subcommand, after_help = "Example:\n  zeropass keys list --json")]
     Keys(KeysCommand),
 }
@@ -179,25 +183,37 @@ struct ListArgs {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// List the signing keys.
-    #[command(after_help = "Example:\n  zeropass keys list --json")]
+    /// List the signing keys: kid, algorithm, state (next, current, retired), created,
+    /// activates, expires.
+    ///
+    /// `next` is published and signs from ACTIVATES; `current` signs; `retired` stays published
+    /// until EXPIRES (`-`, or null in JSON, while no later key has replaced it).
+    #[command(
+        after_help = "Examples:\n  zeropass keys list\n  zeropass keys list --json | jq -r '.[] | select(.state == \"current\") | .kid'"
+    )]
     List {
-        /// Print JSON.
+        /// Print a JSON array of keys (kid, alg, state, created_at, activates_at, expires_at).
         #[arg(long)]
         json: bool,
     },
-    /// Publish a new signing key.
-    #[command(after_help = "Example:\n  zeropass keys rotate --now")]
+    /// Publish a new signing key; it signs once every verifier's cached JWKS can hold it.
+    ///
+    /// With --now it signs at once: for after a compromise, followed by `keys revoke` of the
+    /// old key (tokens of the new key may be refused by verifiers until they refetch the JWKS).
+    #[command(after_help = "Examples:\n  zeropass keys rotate\n  zeropass keys rotate --now")]
     Rotate {
         /// Sign with it at once (after a compromise).
         #[arg(long)]
         now: bool,
     },
     /// Unpublish a key at once: the tokens it signed stop working.
-    #[command(after_help = "Example:\n  zeropass keys revoke 2026-11-24-a1b2")]
+    ///
+    /// Revoking the key that signs makes the instances sign with a fresh key.
+    #[command(after_help = "Example:\n  zeropass keys revoke q3bF1cV9Q0yLr8mZ2aT7xw")]
     Revoke {
-        /// The key's id.
-        kid: String,
+        /// The key's id (22 characters, as `keys list` shows it).
+        #[arg(value_name = "KID", value_parser = KeyId::parse)]
+        kid: KeyId,
     },
 }
 
@@ -276,17 +292,13 @@ impl Command {
             Self::Users(UsersCommand::Disable { .. }) => "users disable",
             Self::Users(UsersCommand::Enable { .. }) => "users enable",
             Self::Users(UsersCommand::Delete { .. }) => "users delete",
-            Self::Keys(_) => "keys",
+            Self::Keys(KeysCommand::List { .. }) => "keys list",
+            Self::Keys(KeysCommand::Rotate { .. }) => "keys rotate",
+            Self::Keys(KeysCommand::Revoke { .. }) => "keys revoke",
         }
     }
 
     fn run(self, environment: &Environment) -> Result<(), Failure> {
-        if let Self::Keys(_) = self {
-            // Reserved for the signing-keys issue; nothing is read or opened.
-            return Err(Failure::Usage(
-                "signing keys arrive with JWT_ALGORITHM=ES256/EdDSA, not in this version".into(),
-            ));
-        }
         if let Self::Check = self {
             // `check` reports a wrong configuration as one of its lines instead of stopping.
             return block_on(check::run(Config::from_env()));
@@ -303,7 +315,8 @@ impl Command {
             Self::Migrate => block_on(database::migrate(&config)),
             Self::Backup { path } => database::backup(&config, &path),
             Self::Users(command) => block_on(users::run(&config, command)),
-            Self::Check | Self::Keys(_) => Ok(()),
+            Self::Keys(command) => block_on(keys::run(&config, command)),
+            Self::Check => Ok(()),
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The PostgreSQL backend: [`PostgresStore`] implements both
-//! [`UserRepository`](zeropass_domain::UserRepository) and
-//! [`SignInCodes`](zeropass_domain::SignInCodes) on diesel-async's pure-Rust, pipelined
+//! The PostgreSQL backend: [`PostgresStore`] implements
+//! [`UserRepository`](zeropass_domain::UserRepository),
+//! [`SignInCodes`](zeropass_domain::SignInCodes) and
+//! [`SigningKeyStore`](zeropass_domain::SigningKeyStore) (in `signing_keys`) on diesel-async's pure-Rust, pipelined
 //! connection (tokio-postgres; no libpq), pooled by deadpool. Several instances may share the
 //! database: every rule that needs atomicity is a single statement or a conditional write
 //! (see `queries`), and migrations run once under an advisory lock (`migrations`).
@@ -16,6 +17,7 @@ mod errors;
 mod migrations;
 mod queries;
 mod schema;
+mod signing_keys;
 mod tls;
 mod url;
 

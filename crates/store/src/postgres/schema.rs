@@ -33,5 +33,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The asymmetric signing keys.
+    signing_keys (kid) {
+        /// The key id: 22 characters of unpadded base64url.
+        kid -> Text,
+        /// `ES256` or `EdDSA`.
+        algorithm -> Text,
+        /// The key's place in the sequence of keys; unique.
+        generation -> BigInt,
+        /// The raw public key.
+        public_key -> Bytea,
+        /// The private key, sealed under a key derived from `JWT_SECRET`.
+        sealed_private_key -> Bytea,
+        /// When the key was made (whole seconds).
+        created_at -> Timestamptz,
+        /// When it may start signing (whole seconds).
+        activates_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(sign_in_codes -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sign_in_codes);
+diesel::allow_tables_to_appear_in_same_query!(users, sign_in_codes, signing_keys);

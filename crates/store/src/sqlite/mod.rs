@@ -1,5 +1,6 @@
-//! The SQLite backend: [`UserRepository`](zeropass_domain::UserRepository) and
-//! [`SignInCodes`](zeropass_domain::SignInCodes) on Diesel and a bundled SQLite.
+//! The SQLite backend: [`UserRepository`](zeropass_domain::UserRepository),
+//! [`SignInCodes`](zeropass_domain::SignInCodes) and
+//! [`SigningKeyStore`](zeropass_domain::SigningKeyStore) on Diesel and a bundled SQLite.
 //!
 //! [`SqliteUserRepository::open`] takes a [`DatabaseLocation`] (parsed from `DATABASE_URL`),
 //! creates the database file if needed, applies the embedded migrations and returns a
@@ -19,6 +20,7 @@ mod queries;
 mod repository;
 mod rows;
 mod schema;
+mod signing_keys;
 
 pub use codes::SqliteSignInCodes;
 pub use location::{DatabaseLocation, InvalidDatabaseUrl};
@@ -28,6 +30,7 @@ pub use pool::{
     PoolOptions,
 };
 pub use repository::SqliteUserRepository;
+pub use signing_keys::SqliteSigningKeys;
 
 #[cfg(test)]
 mod codes_tests;

@@ -32,3 +32,23 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    /// The asymmetric signing keys (see `signing_keys`).
+    signing_keys (kid) {
+        /// The key id: 22 characters of unpadded base64url.
+        kid -> Text,
+        /// `ES256` or `EdDSA`.
+        algorithm -> Text,
+        /// The key's place in the sequence of keys; unique.
+        generation -> BigInt,
+        /// The raw public key.
+        public_key -> Binary,
+        /// The private key, sealed under a key derived from `JWT_SECRET`.
+        sealed_private_key -> Binary,
+        /// When the key was made, unix seconds (UTC).
+        created_at -> BigInt,
+        /// When it may start signing, unix seconds (UTC).
+        activates_at -> BigInt,
+    }
+}

@@ -1,13 +1,14 @@
-//! `JwtAccessTokens`: the `AccessTokens` adapter. Keys, header and verifier are built once in
+//! `JwtAccessTokens`: the HS256 `AccessTokens` adapter. Keys, header and verifier are built once in
 //! `new`, because every authenticated request verifies a token. Verification trusts nothing
 //! the token says about itself: the algorithm is pinned to HS256 whatever the header claims,
 //! every claim we issue is required with its exact type, and every failure is reduced to a
 //! short fixed reason that never quotes the token, its claims or the key (the rules are in
-//! [`crate::verifier`]).
+//! [`crate::hmac_verifier`]).
 
+use crate::claim_rules::Rejection;
 use crate::claims::Claims;
+use crate::hmac_verifier::Verifier;
 use crate::secret::JwtSecret;
-use crate::verifier::{Rejection, Verifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
