@@ -53,7 +53,7 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 log "building release binaries"
 cargo build --release --quiet -p zeropass -p zeropass-fake-providers \
     -p zeropass-bench-ceiling -p zeropass-bench-loadgen
-BIN="$ROOT/target/release"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 if ! command -v wrk >/dev/null; then
     log "installing wrk (Debian package)"
     SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"

@@ -183,7 +183,8 @@ def main():
     token, user = sign_in(args.base)
     claims = check_token(token, user, jwks, args.alg, args.issuer)
     kid = jwt.get_unverified_header(token)["kid"]
-    print(f"{args.alg}: PyJWT {jwt.__version__} verified the token of kid {kid} (sub {claims['sub']}) from a JWKS of {len(jwks['keys'])} key(s); tampered tokens refused")
+    if not args.old_token:
+        print(f"{args.alg}: PyJWT {jwt.__version__} verified the token of kid {kid} (sub {claims['sub']}) from a JWKS of {len(jwks['keys'])} key(s); tampered tokens refused")
 
     if args.old_token:
         with open(args.old_token) as file:
