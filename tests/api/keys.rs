@@ -459,10 +459,14 @@ async fn revoking_an_unknown_key_exits_1_and_a_malformed_kid_exits_2() {
     let mut bed = KeyBed::create(Backend::Sqlite).await.unwrap();
     bed.start("ES256", 1);
     let before = bed.listed_keys();
-    bed.cli(&["keys", "revoke", "AAAAAAAAAAAAAAAAAAAAAA"])
+    // At RUST_LOG=warn the refusal is the only line: the use case logs every revocation
+    // attempt at info.
+    let quiet = [("RUST_LOG", "warn")];
+    bed.servers[0]
+        .cli_with(&["keys", "revoke", "AAAAAAAAAAAAAAAAAAAAAA"], &quiet)
         .assert_refused(1, "no such key");
     for malformed in ["some-kid", "AAAAAAAAAAAAAAAAAAAAA=", ""] {
-        let output = bed.cli(&["keys", "revoke", malformed]);
+        let output = bed.servers[0].cli_with(&["keys", "revoke", malformed], &quiet);
         output.assert_refused(2, "KID");
         assert!(output.stdout.is_empty(), "{output:?}");
     }
@@ -518,4 +522,27 @@ fn a_server_refuses_to_start_with_an_unknown_algorithm_or_stored_keys_without_a_
         assert_eq!(lines.len(), 1, "{variables:?}: {stderr}");
         assert!(lines[0].contains(named), "{named} in {stderr}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_jwt_secret_cannot_open_the_stored_keys_and_the_start_stops_naming_it() {
+    let mut bed = KeyBed::create(Backend::Sqlite).await.unwrap();
+    bed.start("ES256", 1);
+    bed.stop();
+    let other_secret = "another-secret-of-at-least-thirty-two-bytes";
+    let (status, stderr) = run_to_exit(&[
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("DATABASE_URL", bed.database.url()),
+        ("JWT_ALGORITHM", "ES256"),
+        ("JWT_SECRET", other_secret),
+    ]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    let refusals: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("cannot start"))
+        .collect();
+    assert_eq!(refusals.len(), 1, "one line saying why: {stderr}");
+    assert!(refusals[0].contains("JWT_SECRET"), "{stderr}");
+    assert!(!stderr.contains(other_secret) && !stderr.contains(TEST_SECRET));
+    assert!(!stderr.contains("listening"), "{stderr}");
 }

@@ -151,10 +151,136 @@ impl KeyReloader {
     }
 }
 
+/// The background reload of a serving instance; dropping it ends the task.
+#[derive(Debug)]
+pub(crate) struct ReloadingTask(actix_web::rt::task::JoinHandle<()>);
+
+impl ReloadingTask {
+    /// Reloads through `reloader` every `interval` on the current actix runtime.
+    pub(crate) fn spawn(reloader: Arc<KeyReloader>, interval: Duration) -> Self {
+        Self(actix_web::rt::spawn(reloader.reload_every(interval)))
+    }
+}
+
+impl Drop for ReloadingTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zeropass_domain::SigningAlgorithm;
+    use base64::Engine;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use zeropass_domain::{
+        AccessTokens, Email, MockSigningKeyStore, Provider, RepositoryError, SigningAlgorithm,
+        SigningKeyGenerator, StoredSigningKey, Subject, User, UserId,
+    };
+    use zeropass_jwt::KeyRingConfig;
+
+    fn secret(byte: u8) -> JwtSecret {
+        JwtSecret::new(vec![byte; 32]).unwrap()
+    }
+
+    /// An EdDSA key made an hour ago, sealed under `sealed_with`.
+    fn stored_key(sealed_with: &JwtSecret) -> StoredSigningKey {
+        let kid = KeyId::random().unwrap();
+        let generated = RingKeyGenerator::new(sealed_with)
+            .generate(SigningAlgorithm::EdDsa, &kid)
+            .unwrap();
+        let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+        StoredSigningKey {
+            kid,
+            algorithm: SigningAlgorithm::EdDsa,
+            generation: 1,
+            public_key: generated.public_key,
+            sealed_private_key: generated.sealed_private_key,
+            created_at: an_hour_ago,
+            activates_at: an_hour_ago,
+        }
+    }
+
+    /// A reloader under `secret` over a store holding `key`, which fails while `failing` is set.
+    fn reloader(
+        secret: &JwtSecret,
+        key: StoredSigningKey,
+        failing: Arc<AtomicBool>,
+    ) -> (KeyReloader, Arc<KeyRingAccessTokens>) {
+        let mut store = MockSigningKeyStore::new();
+        store.expect_list_signing_keys().returning(move || {
+            if failing.load(Ordering::SeqCst) {
+                Err(RepositoryError::Unavailable("the database is down".into()))
+            } else {
+                Ok(vec![key.clone()])
+            }
+        });
+        let keys = SigningKeys::new(
+            Arc::new(store),
+            Arc::new(RingKeyGenerator::new(secret)),
+            Arc::new(SystemClock),
+            policy(&settings(0), 60),
+        );
+        let tokens = Arc::new(KeyRingAccessTokens::new(
+            secret,
+            KeyRingConfig {
+                algorithm: SigningAlgorithm::EdDsa,
+                issuer: "http://zeropass.test".into(),
+                ttl: Duration::from_secs(60),
+            },
+        ));
+        (KeyReloader::new(keys, Arc::clone(&tokens)), tokens)
+    }
+
+    fn kid_of(token: &str) -> String {
+        let header = token.split('.').next().unwrap();
+        let header: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .unwrap(),
+        )
+        .unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_failed_reload_names_the_database_and_keeps_the_keys_in_use() {
+        let secret = secret(7);
+        let key = stored_key(&secret);
+        let failing = Arc::new(AtomicBool::new(false));
+        let (reloader, tokens) = reloader(&secret, key.clone(), Arc::clone(&failing));
+        reloader.load().await.unwrap();
+        let published = tokens.published_keys();
+        assert_eq!(published.len(), 1);
+
+        failing.store(true, Ordering::SeqCst);
+        let error = reloader.load().await.unwrap_err();
+        assert_eq!(error.variable, "DATABASE_URL");
+        assert!(
+            error.to_string().contains("the database is down"),
+            "{error}"
+        );
+        assert_eq!(tokens.published_keys(), published);
+        let ada = User {
+            id: UserId::from_uuid(uuid::Uuid::from_u128(1)),
+            email: Email::parse("ada@example.com").unwrap(),
+            provider: Provider::Google,
+            subject: Subject::parse("ada").unwrap(),
+            is_active: true,
+            created_at: chrono::Utc::now(),
+        };
+        let token = tokens.issue(&ada).unwrap().token;
+        assert_eq!(kid_of(&token), key.kid.as_str());
+    }
+
+    #[tokio::test]
+    async fn keys_sealed_under_another_secret_stop_the_start_naming_jwt_secret() {
+        let key = stored_key(&secret(1));
+        let (reloader, tokens) = reloader(&secret(2), key, Arc::new(AtomicBool::new(false)));
+        let error = reloader.load().await.unwrap_err();
+        assert_eq!(error.variable, "JWT_SECRET");
+        assert!(tokens.published_keys().is_empty());
+    }
 
     fn settings(rotation_days: u32) -> KeySettings {
         KeySettings {

@@ -3,10 +3,12 @@
 //! in-flight requests finish (up to [`SHUTDOWN_GRACE`]), then `serve` returns and the process
 //! exits 0. The signals are ours rather than actix's because actix treats SIGINT as a forced
 //! stop and installs its handlers only once the server first runs — a signal arriving just
-//! after the "listening" line would kill the process.
+//! after the "listening" line would kill the process. With `JWT_ALGORITHM` `ES256` or `EdDSA`
+//! the signing keys are loaded before listening and reloaded in the background while serving
+//! (`crate::signing_keys`).
 
 use crate::config::{Config, ConfigError, Signing};
-use crate::signing_keys::{self, KeyReloader};
+use crate::signing_keys::{self, KeyReloader, ReloadingTask};
 use actix_web::HttpServer;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -128,29 +130,21 @@ pub async fn serve(config: Config) -> Result<(), ConfigError> {
     metrics_served.map_err(|error| {
         ConfigError::new("METRICS_BIND_ADDR", format!("server failed: {error}"))
     })?;
-    if let Some(reloading) = key_reloading {
-        reloading.abort();
-    }
+    drop(key_reloading);
     tracing::info!("stopped");
     Ok(())
 }
 
 /// The access-token adapter of the configured algorithm. HS256 signs with the secret itself.
 /// ES256 and EdDSA sign with the stored keys: loaded now (a failure stops the start), then
-/// reloaded every `JWT_KEY_RELOAD_SECONDS` by the returned task, which the caller ends.
+/// reloaded every `JWT_KEY_RELOAD_SECONDS` by the returned task, which ends when dropped.
 async fn access_tokens(
     signing: Signing,
     public_url: &str,
     ttl_seconds: u64,
     database: &Database,
     secret: JwtSecret,
-) -> Result<
-    (
-        Arc<dyn AccessTokens>,
-        Option<actix_web::rt::task::JoinHandle<()>>,
-    ),
-    ConfigError,
-> {
+) -> Result<(Arc<dyn AccessTokens>, Option<ReloadingTask>), ConfigError> {
     let ttl = Duration::from_secs(ttl_seconds);
     let settings = match signing {
         Signing::Hs256 => {
@@ -174,7 +168,7 @@ async fn access_tokens(
     let keys = signing_keys::use_case(database, &secret, &settings, ttl_seconds);
     let reloader = Arc::new(KeyReloader::new(keys, Arc::clone(&tokens)));
     reloader.load().await?;
-    let reloading = actix_web::rt::spawn(reloader.reload_every(settings.reload_interval));
+    let reloading = ReloadingTask::spawn(reloader, settings.reload_interval);
     Ok((tokens, Some(reloading)))
 }
 

@@ -423,7 +423,7 @@ async fn instances_starting_together_on_an_empty_database_migrate_it_once_and_al
         .await
         .unwrap();
     assert!(status.is_up_to_date());
-    assert_eq!(status.applied, 2);
+    assert_eq!(status.applied, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -436,7 +436,7 @@ async fn a_database_behind_is_refused_by_the_user_commands_and_listed_as_pending
         .await
         .unwrap();
     assert_eq!(status.applied, 0);
-    assert_eq!(status.pending.len(), 2);
+    assert_eq!(status.pending.len(), 3);
     let refused = PostgresStore::open(&url, &PostgresOptions::default(), Migrate::RequireUpToDate)
         .await
         .unwrap_err();

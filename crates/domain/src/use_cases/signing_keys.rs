@@ -6,10 +6,10 @@
 //! The timeline of one key `K`, with `N` the JWKS `max-age` and `R` the bound on how late an
 //! instance picks up a change from the store (60 s):
 //! 1. **made** at `created_at` and published from then on (state `next`);
-//! 2. **signs** from `activates_at`, which is `created_at + N + R` for a scheduled rotation (so
-//!    that every verifier's cached JWKS holds it first), or `created_at` for the very first key
-//!    and for `keys rotate --now` (state `current`: the activated key of the configured algorithm
-//!    with the highest `generation`);
+//! 2. **signs** from `activates_at`, which is `created_at + N + R` (to the next whole second)
+//!    for a scheduled rotation (so that every verifier's cached JWKS holds it first), or
+//!    `created_at` for the very first key and for `keys rotate --now` (state `current`: the
+//!    activated key of the configured algorithm with the highest `generation`);
 //! 3. **retired** when a key of a higher generation activates (`superseded_at`, state
 //!    `retired`);
 //! 4. **unpublished and deleted** at `expires_at = superseded_at + R + token lifetime (TTL +

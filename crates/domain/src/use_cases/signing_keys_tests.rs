@@ -526,3 +526,22 @@ async fn new_keys_take_whole_seconds_without_shortening_the_lead() {
         floor + Duration::seconds(1) + keys.policy().publication_lead()
     );
 }
+
+#[test]
+fn a_retired_key_is_published_up_to_its_expiry_and_not_at_it() {
+    let policy = policy(30);
+    let old = stored_key(1, SigningAlgorithm::Es256, start() - Duration::days(30));
+    let new = stored_key(2, SigningAlgorithm::Es256, start());
+    let expiry = start() + policy.retirement_tail();
+    let published_at = |now| {
+        status_of(
+            &KeyRing::at(vec![old.clone(), new.clone()], now, &policy),
+            &old.kid,
+        )
+        .published
+    };
+
+    assert!(published_at(start()));
+    assert!(published_at(expiry - Duration::seconds(1)));
+    assert!(!published_at(expiry));
+}

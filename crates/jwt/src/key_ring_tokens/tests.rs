@@ -484,6 +484,33 @@ fn a_token_signed_by_a_published_key_that_does_not_sign_yet_is_accepted() {
     }
 }
 
+#[test]
+fn changing_any_single_character_of_an_issued_and_cached_token_is_refused() {
+    let alphabet: Vec<char> = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        .chars()
+        .collect();
+    for algorithm in BOTH {
+        let (tokens, _) = installed(algorithm);
+        let token = tokens.issue(&user()).unwrap().token;
+        tokens.verify(&token).unwrap();
+        for (index, original) in token.char_indices() {
+            // Two replacements per position (every position, not every replacement: each
+            // refusal of a payload change costs a signature check).
+            let start = alphabet.iter().position(|&c| c == original).unwrap_or(0);
+            for step in [1, 33] {
+                let replacement = alphabet[(start + step) % alphabet.len()];
+                let mut mutated = token.clone();
+                mutated.replace_range(index..=index, replacement.encode_utf8(&mut [0; 4]));
+                assert!(
+                    tokens.verify(&mutated).is_err(),
+                    "{algorithm}: character {index} changed to {replacement:?} was accepted"
+                );
+            }
+        }
+        assert_eq!(tokens.verified.len(), 1);
+    }
+}
+
 // ---- the claims: the same rules as HS256 ----
 
 #[test]

@@ -1,8 +1,9 @@
 //! `zeropass keys ...`: the signing keys of `JWT_ALGORITHM` `ES256` or `EdDSA`, through the
 //! same [`SigningKeys`] use case the serving instances run, so the states printed are the ones
 //! they apply. A rotation or a revocation is written to the database at once; every instance
-//! picks it up at its next reload (`JWT_KEY_RELOAD_SECONDS`). Each change is logged with the
-//! `kid` and the action — a `kid` is public, and nothing else about a key is ever printed.
+//! picks it up at its next reload (`JWT_KEY_RELOAD_SECONDS`). Each change is logged (by the use
+//! case) with the `kid` and the action — a `kid` is public, and nothing else about a key is
+//! ever printed.
 //! Under HS256 there are no stored keys and every `keys` command is a configuration error.
 
 use super::{Failure, KeysCommand, database};
@@ -35,7 +36,6 @@ pub(crate) async fn run(config: &Config, command: KeysCommand) -> Result<(), Fai
             if !keys.revoke(&kid).await.map_err(|error| failure(&error))? {
                 return Err(Failure::NotFound(format!("no such key: {kid}")));
             }
-            tracing::info!(%kid, action = "revoked", "signing key {kid} revoked");
             println!("key {kid} revoked: instances stop accepting its tokens at their next reload");
             Ok(())
         }
@@ -56,12 +56,6 @@ async fn rotate(keys: &SigningKeys, now: bool) -> Result<(), Failure> {
     let made = keys.rotate(now).await.map_err(|error| failure(&error))?;
     let kid = &made.key.kid;
     let activates_at = rfc3339(made.key.activates_at);
-    tracing::info!(
-        %kid,
-        action = if now { "rotated now" } else { "rotated" },
-        activates_at = %activates_at,
-        "signing key {kid} made"
-    );
     if now {
         println!("key {kid} made: it signs now (instances switch at their next reload)");
     } else {
