@@ -168,6 +168,23 @@ impl SigningKeyStore for FakeKeyStore {
         Ok(!taken)
     }
 
+    async fn revoke_signing_key(
+        &self,
+        kid: &KeyId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, RepositoryError> {
+        self.check()?;
+        let mut keys = self.keys.lock().unwrap();
+        let Some(key) = keys
+            .iter_mut()
+            .find(|key| &key.kid == kid && key.revoked_at.is_none())
+        else {
+            return Ok(false);
+        };
+        key.revoked_at = Some(at);
+        Ok(true)
+    }
+
     async fn delete_signing_key(&self, kid: &KeyId) -> Result<bool, RepositoryError> {
         self.check()?;
         let mut keys = self.keys.lock().unwrap();

@@ -18,6 +18,15 @@
 //! A token that passed is remembered ([`crate::token_cache`]) and answered from memory the next
 //! times, its `exp` and `kid` re-checked on every hit; installing a ring that unpublishes a key
 //! forgets every remembered token.
+//!
+//! Installing a ring trusts the store no more than a token: a published key verifies only once
+//! this instance has checked it is authentic, that is its sealed private key opens under
+//! `JWT_SECRET` and derives exactly its stored public key (so a row written by someone who can
+//! write to the database but lacks `JWT_SECRET` never verifies anything). Each key is checked
+//! once, when first met with that `kid` and public key; a key that fails is left out (one WARN
+//! naming its `kid`) and the rest of the ring installed all the same, so a bad row never delays
+//! a revocation. Only the ring's current key signs: when it fails, nothing signs (issuing fails)
+//! rather than a key the ring no longer signs with.
 
 use crate::claim_rules::{ClaimRules, Rejection, check_expiry, decode_segment, segments};
 use crate::claims::Claims;
@@ -53,9 +62,10 @@ pub struct KeyRingConfig {
     pub ttl: Duration,
 }
 
-/// A [`KeyRing`] could not be installed; the keys installed before stay in use. Names the key
-/// at fault by its (public) `kid`, never by any of its bytes.
-#[derive(Debug, Error)]
+/// The current key of an installed [`KeyRing`] cannot sign: the ring's verifying keys were
+/// installed all the same, and no key signs until a ring whose current key can is installed.
+/// Names the key at fault by its (public) `kid`, never by any of its bytes.
+#[derive(Debug, Clone, Error)]
 pub enum InstallKeysError {
     /// No key of the configured algorithm is current.
     #[error("no stored signing key of the configured algorithm can sign")]
@@ -67,8 +77,8 @@ pub enum InstallKeysError {
         /// The key that does not open.
         kid: KeyId,
     },
-    /// A key's bytes are not a key of its algorithm (or the current key's private half does
-    /// not match its public half).
+    /// A key's bytes are not a key of its algorithm, or its private half does not match its
+    /// public half.
     #[error("stored signing key {kid} is malformed")]
     MalformedKey {
         /// The malformed key.
@@ -92,9 +102,14 @@ pub struct KeyRingAccessTokens {
 /// The keys in use: one snapshot, replaced whole by `install`.
 #[derive(Debug, Default)]
 struct Installed {
-    signer: Option<Signer>,
-    /// The published keys of the configured algorithm (a handful: searched in order).
-    published: Vec<VerifyingKey>,
+    /// The ring's current key, when it could be unsealed.
+    signer: Option<Arc<Signer>>,
+    /// The published keys of the configured algorithm found authentic (a handful: searched in
+    /// order).
+    published: Vec<Arc<VerifyingKey>>,
+    /// The rows of the ring found not authentic, so that they are neither unsealed nor logged
+    /// again while they stay exactly the same.
+    refused: Vec<RefusedKey>,
 }
 
 impl Installed {
@@ -102,10 +117,43 @@ impl Installed {
         self.published
             .iter()
             .find(|key| key.issued_header_segment == header)
+            .map(Arc::as_ref)
     }
 
     fn by_kid(&self, kid: &str) -> Option<&VerifyingKey> {
-        self.published.iter().find(|key| &*key.kid == kid)
+        self.published
+            .iter()
+            .find(|key| &*key.kid == kid)
+            .map(Arc::as_ref)
+    }
+
+    /// The verifying key of `row`, if this row's key (same `kid`, same public key) was found
+    /// authentic before.
+    fn authentic(&self, row: &StoredSigningKey) -> Option<&Arc<VerifyingKey>> {
+        self.published.iter().find(|key| key.is_of(row))
+    }
+
+    /// Why `row` was refused, if exactly this row was refused before.
+    fn refusal(&self, row: &StoredSigningKey) -> Option<&InstallKeysError> {
+        self.refused
+            .iter()
+            .find(|refused| refused.row == *row)
+            .map(|refused| &refused.error)
+    }
+}
+
+/// A row found not authentic, and why.
+struct RefusedKey {
+    row: StoredSigningKey,
+    error: InstallKeysError,
+}
+
+/// The kid is enough.
+impl fmt::Debug for RefusedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefusedKey")
+            .field("kid", &self.row.kid.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,6 +163,13 @@ struct Signer {
     /// The header segment every token it signs starts with.
     header_segment: String,
     key_pair: SigningKeyPair,
+}
+
+impl Signer {
+    /// Whether `row` is this signer's key (same `kid`, same public key).
+    fn is_of(&self, row: &StoredSigningKey) -> bool {
+        self.kid == row.kid && self.key_pair.public_key() == row.public_key.as_slice()
+    }
 }
 
 /// The private key left out.
@@ -136,6 +191,12 @@ struct VerifyingKey {
 }
 
 impl VerifyingKey {
+    /// Whether `row` is this key (same `kid`, same public key).
+    fn is_of(&self, row: &StoredSigningKey) -> bool {
+        *self.kid == *row.kid.as_str() && self.key.as_ref() == row.public_key.as_slice()
+    }
+
+    /// The verifying key of a row of well-formed public key (not yet known to be authentic).
     fn new(key: &StoredSigningKey) -> Result<Self, InstallKeysError> {
         let jwk = key_pairs::public_jwk(key.algorithm, key.kid.as_str(), &key.public_key).ok_or(
             InstallKeysError::MalformedKey {
@@ -202,85 +263,139 @@ impl KeyRingAccessTokens {
         }
     }
 
-    /// Installs the keys of a [`KeyRing`] (from `SigningKeys::refresh`): unseals the signing
-    /// key, builds the verifying keys of the published keys; cheap when nothing changed (same
-    /// signing key, same published keys: nothing is unsealed). Keys of another algorithm than
-    /// the configured one are ignored; the signing key is always among the verifying keys. When
-    /// a previously published key is gone (revoked or expired), every remembered token is
-    /// forgotten. All or nothing: on error the keys installed before stay in use.
+    /// Installs the keys of a [`KeyRing`] (from `SigningKeys::refresh`). Keys of another
+    /// algorithm than the configured one are ignored. Every published key (and the current one)
+    /// found authentic becomes a verifying key; one that is not (malformed, or its sealed
+    /// private key does not open or does not derive its public key) is left out with a WARN
+    /// naming its `kid`. A key is checked once, when first met with that `kid` and public key,
+    /// so installing an unchanged ring again unseals nothing. The current key signs; the signer
+    /// installed before is kept only while it is the same key (it is then still published and
+    /// still current). When a previously verifying key is gone (revoked, expired, or no longer
+    /// authentic), every remembered token is forgotten.
     ///
     /// # Errors
-    /// [`InstallKeysError`].
+    /// [`InstallKeysError`] when the ring's current key cannot sign: the verifying keys are
+    /// installed all the same and nothing signs (issuing fails) until a ring whose current key
+    /// can sign is installed. The caller logs it.
     pub fn install(&self, ring: &KeyRing) -> Result<(), InstallKeysError> {
-        let signing = ring
-            .signing()
-            .filter(|key| key.algorithm == self.algorithm)
-            .ok_or(InstallKeysError::NoSigningKey)?;
-        let mut published: Vec<&StoredSigningKey> = ring
+        let signing = ring.signing().filter(|key| key.algorithm == self.algorithm);
+        let mut rows: Vec<&StoredSigningKey> = ring
             .published()
             .filter(|key| key.algorithm == self.algorithm)
             .collect();
-        if !published.iter().any(|key| key.kid == signing.kid) {
-            published.push(signing);
+        if let Some(signing) = signing
+            && !rows.iter().any(|key| key.kid == signing.kid)
+        {
+            rows.push(signing);
         }
 
         let current = self.snapshot();
-        let unchanged = current
-            .signer
-            .as_ref()
-            .is_some_and(|signer| signer.kid == signing.kid)
-            && current.published.len() == published.len()
-            && current
-                .published
-                .iter()
-                .zip(&published)
-                .all(|(installed, key)| *installed.kid == *key.kid.as_str());
-        if unchanged {
-            return Ok(());
+        let mut next = Installed::default();
+        let mut signing_key_pair = None;
+        for row in rows {
+            let is_signing = signing.is_some_and(|key| key.kid == row.kid);
+            if let Some(known) = current.authentic(row) {
+                next.published.push(Arc::clone(known));
+            } else if let Some(error) = current.refusal(row) {
+                next.refused.push(RefusedKey {
+                    row: row.clone(),
+                    error: error.clone(),
+                });
+            } else {
+                match self.authenticate(row) {
+                    Ok((key, key_pair)) => {
+                        next.published.push(Arc::new(key));
+                        if is_signing {
+                            signing_key_pair = Some(key_pair);
+                        }
+                    }
+                    Err(error) => {
+                        if !is_signing {
+                            // The current key's error is returned instead, for the caller to log.
+                            tracing::warn!(
+                                kid = %row.kid,
+                                %error,
+                                "published signing key skipped: it does not verify tokens"
+                            );
+                        }
+                        next.refused.push(RefusedKey {
+                            row: row.clone(),
+                            error,
+                        });
+                    }
+                }
+            }
         }
 
-        let signer = self.signer(signing)?;
-        let published = published
-            .into_iter()
-            .map(VerifyingKey::new)
-            .collect::<Result<Vec<_>, _>>()?;
+        let signed = signing
+            .ok_or(InstallKeysError::NoSigningKey)
+            .and_then(|row| self.signer(&current, &next, row, signing_key_pair));
+        next.signer = signed.as_ref().ok().map(Arc::clone);
+
         let unpublished = current
             .published
             .iter()
-            .any(|old| published.iter().all(|new| new.kid != old.kid));
+            .any(|old| !next.published.iter().any(|new| Arc::ptr_eq(old, new)));
         *self
             .installed
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::new(Installed {
-            signer: Some(signer),
-            published,
-        });
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
         if unpublished {
             self.verified.clear();
         }
-        Ok(())
+        signed.map(|_| ())
     }
 
-    fn signer(&self, key: &StoredSigningKey) -> Result<Signer, InstallKeysError> {
+    /// The signer of the current key `row`, `next` being the keys being installed and
+    /// `key_pair` its key pair if it was unsealed just now.
+    fn signer(
+        &self,
+        current: &Installed,
+        next: &Installed,
+        row: &StoredSigningKey,
+        key_pair: Option<SigningKeyPair>,
+    ) -> Result<Arc<Signer>, InstallKeysError> {
+        if let Some(error) = next.refusal(row) {
+            return Err(error.clone());
+        }
+        if let Some(signer) = current.signer.as_ref().filter(|signer| signer.is_of(row)) {
+            return Ok(Arc::clone(signer));
+        }
+        let key_pair = match key_pair {
+            Some(key_pair) => key_pair,
+            // Found authentic before, but not signing yet: unsealed again to sign.
+            None => self.authenticate(row)?.1,
+        };
+        Ok(Arc::new(Signer {
+            kid: row.kid.clone(),
+            header_segment: issued_header_segment(row.algorithm, row.kid.as_str()),
+            key_pair,
+        }))
+    }
+
+    /// Checks that `row` is authentic: its public key well formed, its sealed private key
+    /// opening under `JWT_SECRET` (bound to its `kid` and algorithm) and deriving exactly that
+    /// public key. Returns its verifying key and its key pair.
+    fn authenticate(
+        &self,
+        row: &StoredSigningKey,
+    ) -> Result<(VerifyingKey, SigningKeyPair), InstallKeysError> {
+        let key = VerifyingKey::new(row)?;
         let opened = self
             .sealer
-            .open(key.algorithm, &key.kid, &key.sealed_private_key)
+            .open(row.algorithm, &row.kid, &row.sealed_private_key)
             .map_err(|_| InstallKeysError::CannotUnseal {
-                kid: key.kid.clone(),
+                kid: row.kid.clone(),
             })?;
         let malformed = || InstallKeysError::MalformedKey {
-            kid: key.kid.clone(),
+            kid: row.kid.clone(),
         };
-        let key_pair = SigningKeyPair::from_pkcs8(key.algorithm, opened.pkcs8(), &self.random)
+        let key_pair = SigningKeyPair::from_pkcs8(row.algorithm, opened.pkcs8(), &self.random)
             .map_err(|_| malformed())?;
-        if key_pair.public_key() != key.public_key.as_slice() {
+        if key_pair.public_key() != row.public_key.as_slice() {
             return Err(malformed());
         }
-        Ok(Signer {
-            kid: key.kid.clone(),
-            header_segment: issued_header_segment(key.algorithm, key.kid.as_str()),
-            key_pair,
-        })
+        Ok((key, key_pair))
     }
 
     fn snapshot(&self) -> Arc<Installed> {

@@ -253,6 +253,7 @@ pub(crate) fn open_options(config: &Config) -> OpenOptions {
     OpenOptions {
         pool_size: config.database.pool_size,
         sqlite_default_pool_size: u32::try_from(workers).unwrap_or(u32::MAX).saturating_add(2),
+        request_threads: u32::try_from(workers).unwrap_or(u32::MAX),
         connect_timeout: config.database.connect_timeout,
         statement_timeout: config.database.statement_timeout,
         ..OpenOptions::default()

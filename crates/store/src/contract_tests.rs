@@ -90,6 +90,7 @@ contract_tests!(
     a_taken_generation_or_kid_is_refused_and_changes_nothing,
     concurrent_inserts_of_one_generation_from_two_instances_store_exactly_one,
     a_deleted_signing_key_is_gone_and_a_second_delete_finds_nothing,
+    a_revoked_signing_key_reads_back_revoked_and_is_revoked_once,
 );
 
 fn identity(provider: Provider, subject: &str, email: &str) -> VerifiedIdentity {
@@ -131,6 +132,7 @@ fn signing_key(generation: i64, algorithm: SigningAlgorithm) -> StoredSigningKey
         sealed_private_key: SealedPrivateKey((0..60).map(|i| 255 - i as u8).collect()),
         created_at: chrono::DateTime::from_timestamp(seconds, 0).unwrap(),
         activates_at: chrono::DateTime::from_timestamp(seconds + 360, 0).unwrap(),
+        revoked_at: None,
     }
 }
 
@@ -735,5 +737,44 @@ async fn a_deleted_signing_key_is_gone_and_a_second_delete_finds_nothing(backend
             .await
             .unwrap(),
         vec![kept]
+    );
+}
+
+async fn a_revoked_signing_key_reads_back_revoked_and_is_revoked_once(backend: Backend) {
+    let instances = [backend.instance().await, backend.instance().await];
+    let key = signing_key(1, SigningAlgorithm::Es256);
+    assert!(
+        instances[0]
+            .signing_keys()
+            .insert_signing_key(&key)
+            .await
+            .unwrap()
+    );
+    let at = chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+    let later = chrono::DateTime::from_timestamp(1_900_000_100, 0).unwrap();
+
+    let keys = instances[1].signing_keys();
+    assert!(keys.revoke_signing_key(&key.kid, at).await.unwrap());
+    assert!(
+        !keys.revoke_signing_key(&key.kid, later).await.unwrap(),
+        "revoked once: the first time stays"
+    );
+    assert!(
+        !keys
+            .revoke_signing_key(&KeyId::random().unwrap(), at)
+            .await
+            .unwrap()
+    );
+    let stored = instances[0]
+        .signing_keys()
+        .list_signing_keys()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        vec![StoredSigningKey {
+            revoked_at: Some(at),
+            ..key
+        }]
     );
 }

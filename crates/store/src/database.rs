@@ -73,6 +73,9 @@ pub struct OpenOptions {
     pub pool_size: Option<u32>,
     /// SQLite's pool size when `pool_size` is unset.
     pub sqlite_default_pool_size: u32,
+    /// How many threads serve requests (the HTTP workers): PostgreSQL gives each its own
+    /// share of the pool, driven on that thread.
+    pub request_threads: u32,
     /// Bound on opening a connection and on waiting for a free one.
     pub connect_timeout: Duration,
     /// PostgreSQL's `statement_timeout`.
@@ -87,6 +90,7 @@ impl Default for OpenOptions {
         Self {
             pool_size: None,
             sqlite_default_pool_size: crate::sqlite::DEFAULT_MAX_CONNECTIONS,
+            request_threads: postgres.threads,
             connect_timeout: postgres.connect_timeout,
             statement_timeout: postgres.statement_timeout,
             startup_wait: postgres.startup_wait,
@@ -106,6 +110,7 @@ impl OpenOptions {
     fn postgres(&self) -> PostgresOptions {
         PostgresOptions {
             pool_size: self.pool_size.unwrap_or(crate::postgres::DEFAULT_POOL_SIZE),
+            threads: self.request_threads,
             connect_timeout: self.connect_timeout,
             statement_timeout: self.statement_timeout,
             startup_wait: self.startup_wait,

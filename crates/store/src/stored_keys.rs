@@ -34,6 +34,7 @@ pub(crate) struct StoredKeyRow {
     pub(crate) sealed_private_key: Vec<u8>,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) activates_at: DateTime<Utc>,
+    pub(crate) revoked_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<StoredKeyRow> for StoredSigningKey {
@@ -48,6 +49,7 @@ impl TryFrom<StoredKeyRow> for StoredSigningKey {
             sealed_private_key: SealedPrivateKey(row.sealed_private_key),
             created_at: row.created_at,
             activates_at: row.activates_at,
+            revoked_at: row.revoked_at,
         })
     }
 }
@@ -78,6 +80,7 @@ mod tests {
             sealed_private_key: vec![2; 60],
             created_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
             activates_at: DateTime::from_timestamp(1_800_000_360, 0).unwrap(),
+            revoked_at: None,
         }
     }
 

@@ -7,6 +7,8 @@
 --   same moment exactly one row is stored and the others read it back.
 -- * `sealed_private_key` is the private key encrypted and authenticated under a key derived
 --   from `JWT_SECRET` (never the private key in the clear).
+-- * `revoked_at` is set by `zeropass keys revoke`: the key is no longer published nor used, and
+--   the row stays while older keys do, so that none of them can sign again.
 CREATE TABLE signing_keys (
     kid                text        NOT NULL PRIMARY KEY CHECK (length(kid) = 22),
     algorithm          text        NOT NULL CHECK (algorithm IN ('ES256', 'EdDSA')),
@@ -14,5 +16,6 @@ CREATE TABLE signing_keys (
     public_key         bytea       NOT NULL,
     sealed_private_key bytea       NOT NULL,
     created_at         timestamptz NOT NULL,
-    activates_at       timestamptz NOT NULL
+    activates_at       timestamptz NOT NULL,
+    revoked_at         timestamptz
 );

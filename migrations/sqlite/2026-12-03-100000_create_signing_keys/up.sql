@@ -9,6 +9,8 @@
 -- * `public_key` is the raw public key (P-256: 65-byte uncompressed point; Ed25519: 32 bytes);
 --   `sealed_private_key` is the private key encrypted and authenticated under a key derived
 --   from `JWT_SECRET` (never the private key in the clear).
+-- * `revoked_at` is set by `zeropass keys revoke`: the key is no longer published nor used, and
+--   the row stays while older keys do, so that none of them can sign again.
 -- * Times are unix seconds (UTC), as `users.created_at`.
 CREATE TABLE signing_keys (
     kid                TEXT   NOT NULL PRIMARY KEY CHECK (length(kid) = 22),
@@ -17,5 +19,6 @@ CREATE TABLE signing_keys (
     public_key         BLOB   NOT NULL,
     sealed_private_key BLOB   NOT NULL,
     created_at         BIGINT NOT NULL,
-    activates_at       BIGINT NOT NULL
+    activates_at       BIGINT NOT NULL,
+    revoked_at         BIGINT
 ) WITHOUT ROWID;

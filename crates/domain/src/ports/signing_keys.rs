@@ -137,6 +137,10 @@ pub struct StoredSigningKey {
     pub created_at: DateTime<Utc>,
     /// When it may start signing (it is published from `created_at`).
     pub activates_at: DateTime<Utc>,
+    /// When an operator revoked it (`zeropass keys revoke`): from then on it is neither
+    /// published nor used. The row stays (a tombstone) while older keys remain, so that a key
+    /// it superseded can never sign again.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Where signing keys are kept, shared by every instance.
@@ -157,6 +161,17 @@ pub trait SigningKeyStore: Send + Sync {
     /// # Errors
     /// [`RepositoryError`] when the store fails.
     async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<bool, RepositoryError>;
+
+    /// Marks the key `kid` revoked at `at`: `Ok(true)` when it was stored and not revoked yet,
+    /// `Ok(false)` otherwise (nothing changed).
+    ///
+    /// # Errors
+    /// [`RepositoryError`] when the store fails.
+    async fn revoke_signing_key(
+        &self,
+        kid: &KeyId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
 
     /// Deletes the key `kid`: `Ok(true)` when it was stored, `Ok(false)` when it was not.
     ///

@@ -3,21 +3,29 @@
 //! rules serve every instance and the `zeropass keys` commands; the time comes from a
 //! [`Clock`], so the whole timeline is tested without sleeping.
 //!
-//! The timeline of one key `K`, with `N` the JWKS `max-age` and `R` the bound on how late an
-//! instance picks up a change from the store (60 s):
+//! The timeline of one key `K`, with `N` the JWKS `max-age`, `R` the bound on how late an
+//! instance picks up a change from the store (60 s) and `S` the clock difference tolerated
+//! between hosts (30 s, the tokens' own leeway):
 //! 1. **made** at `created_at` and published from then on (state `next`);
-//! 2. **signs** from `activates_at`, which is `created_at + N + R` (to the next whole second)
-//!    for a scheduled rotation (so that every verifier's cached JWKS holds it first), or
-//!    `created_at` for the very first key and for `keys rotate --now` (state `current`: the
-//!    activated key of the configured algorithm with the highest `generation`);
-//! 3. **retired** when a key of a higher generation activates (`superseded_at`, state
-//!    `retired`);
+//! 2. **signs** from `activates_at`, which is `created_at + N + R + S` (to the next whole
+//!    second) for a scheduled rotation (so that every verifier's cached JWKS holds it first), or
+//!    `created_at` for the very first key, for `keys rotate --now`, and whenever no key signs
+//!    (state `current`: the activated key of the configured algorithm that no later key has
+//!    superseded);
+//! 3. **retired** when a key of a higher generation, of either algorithm, activates
+//!    (`superseded_at`, state `retired`); a retired key never signs again, whatever happens to
+//!    the keys after it;
 //! 4. **unpublished and deleted** at `expires_at = superseded_at + R + token lifetime (TTL +
-//!    leeway) + N`: the last token it can have signed (an instance may sign with it for up to
-//!    `R` after a `--now` rotation) has expired, and every cached JWKS has been refetched since.
+//!    leeway) + N + S`: the last token it can have signed (an instance may sign with it for up
+//!    to `R` after a `--now` rotation) has expired, and every cached JWKS has been refetched
+//!    since.
+//!
+//! **Revoked** (`keys revoke`): unpublished at once and never used again (`expires_at` is the
+//! revocation time). The row stays as a tombstone while any older key is stored, because it is
+//! what keeps those older keys retired: deleting it would let the key before it sign again.
 //!
 //! Keys of another algorithm than the configured one are never used nor published (tokens of
-//! the previous algorithm are refused after a switch), and are not deleted automatically.
+//! the previous algorithm are refused after a switch); they are deleted by the same expiry.
 
 use crate::clock::Clock;
 use crate::error::BoxError;
@@ -31,6 +39,11 @@ use thiserror::Error;
 
 /// How long an instance may take to pick up a key change from the store (the contract's 60 s).
 pub const KEY_PICKUP_BOUND_SECONDS: i64 = 60;
+
+/// How far apart the clocks of the hosts sharing the keys (instances, the operator's `zeropass
+/// keys`) may be: the timeline adds it to the publication lead and to the retirement tail. The
+/// same 30 s as the tokens' leeway; NTP keeps real hosts far closer.
+pub const CLOCK_SKEW_SECONDS: i64 = 30;
 
 /// The instance's settings that the rules depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,16 +59,18 @@ pub struct KeyPolicy {
 }
 
 impl KeyPolicy {
-    /// How long before it signs a scheduled key is published: `N + R`.
+    /// How long before it signs a scheduled key is published: `N + R + S`.
     #[must_use]
     pub fn publication_lead(&self) -> Duration {
-        self.jwks_max_age + Duration::seconds(KEY_PICKUP_BOUND_SECONDS)
+        self.jwks_max_age + Duration::seconds(KEY_PICKUP_BOUND_SECONDS + CLOCK_SKEW_SECONDS)
     }
 
-    /// How long a superseded key stays published: `R + token lifetime + N`.
+    /// How long a superseded key stays published: `R + token lifetime + N + S`.
     #[must_use]
     pub fn retirement_tail(&self) -> Duration {
-        Duration::seconds(KEY_PICKUP_BOUND_SECONDS) + self.token_lifetime + self.jwks_max_age
+        Duration::seconds(KEY_PICKUP_BOUND_SECONDS + CLOCK_SKEW_SECONDS)
+            + self.token_lifetime
+            + self.jwks_max_age
     }
 }
 
@@ -89,8 +104,8 @@ pub struct KeyStatus {
     pub key: StoredSigningKey,
     /// Its state.
     pub state: KeyState,
-    /// When it stops being published: `None` while no key supersedes it (and always for a key
-    /// of another algorithm).
+    /// When it stops (or stopped) being published: `None` while no key supersedes or revokes
+    /// it.
     pub expires_at: Option<DateTime<Utc>>,
     /// Whether the JWKS lists it (and tokens signed by it are accepted).
     pub published: bool,
@@ -108,22 +123,18 @@ impl KeyRing {
     #[must_use]
     pub fn at(mut keys: Vec<StoredSigningKey>, now: DateTime<Utc>, policy: &KeyPolicy) -> Self {
         keys.sort_by_key(|key| key.generation);
-        let configured = |key: &StoredSigningKey| key.algorithm == policy.algorithm;
-        let current = keys
-            .iter()
-            .filter(|key| configured(key) && key.activates_at <= now)
-            .map(|key| key.generation)
-            .max();
         // Walking down the generations, the earliest activation seen so far among the higher
-        // generations is when the next lower key was superseded.
+        // generations (of either algorithm) is when the next lower key was superseded. A key
+        // revoked before it activated never signed, so it supersedes nothing.
         let mut superseded: Vec<Option<DateTime<Utc>>> = vec![None; keys.len()];
         let mut earliest_activation_above: Option<DateTime<Utc>> = None;
         for (index, key) in keys.iter().enumerate().rev() {
-            if !configured(key) {
-                continue;
-            }
             superseded[index] = earliest_activation_above;
-            if key.activates_at <= now {
+            let signed = key.activates_at <= now
+                && key
+                    .revoked_at
+                    .is_none_or(|revoked| key.activates_at <= revoked);
+            if signed {
                 earliest_activation_above = Some(
                     earliest_activation_above.map_or(key.activates_at, |t| t.min(key.activates_at)),
                 );
@@ -133,24 +144,21 @@ impl KeyRing {
             .into_iter()
             .zip(superseded)
             .map(|(key, superseded_at)| {
-                if !configured(&key) {
-                    return KeyStatus {
-                        key,
-                        state: KeyState::Retired,
-                        expires_at: None,
-                        published: false,
-                    };
-                }
-                let expires_at = superseded_at.map(|at| at + policy.retirement_tail());
-                let state = if Some(key.generation) == current {
-                    KeyState::Current
-                } else if key.activates_at > now && superseded_at.is_none() {
-                    KeyState::Next
-                } else {
+                let configured = key.algorithm == policy.algorithm;
+                let expires_at = key.revoked_at.or_else(|| {
+                    // Out of chrono's range (a hand-edited row): published for ever rather
+                    // than a panic; `keys revoke` ends it.
+                    superseded_at.and_then(|at| at.checked_add_signed(policy.retirement_tail()))
+                });
+                let state = if !configured || key.revoked_at.is_some() || superseded_at.is_some() {
                     KeyState::Retired
+                } else if key.activates_at <= now {
+                    KeyState::Current
+                } else {
+                    KeyState::Next
                 };
                 KeyStatus {
-                    published: expires_at.is_none_or(|expiry| now < expiry),
+                    published: configured && expires_at.is_none_or(|expiry| now < expiry),
                     key,
                     state,
                     expires_at,
@@ -247,9 +255,12 @@ impl SigningKeys {
             let listed = self.store.list_signing_keys().await?;
             let next_generation = next_generation(&listed);
             let ring = KeyRing::at(listed, now, &self.policy);
-            let mut kept = Vec::with_capacity(ring.keys.len());
+            let mut kept: Vec<StoredSigningKey> = Vec::with_capacity(ring.keys.len());
             for status in ring.keys {
-                if status.expires_at.is_some_and(|expiry| expiry <= now) {
+                // In increasing generation: `kept` holds the older keys still stored, which a
+                // revoked key's tombstone keeps retired.
+                let tombstone_needed = status.key.revoked_at.is_some() && !kept.is_empty();
+                if status.expires_at.is_some_and(|expiry| expiry <= now) && !tombstone_needed {
                     if self.store.delete_signing_key(&status.key.kid).await? {
                         tracing::info!(kid = %status.key.kid, "expired signing key deleted");
                     }
@@ -286,11 +297,15 @@ impl SigningKeys {
         let period = self.policy.rotation?;
         let scheduled = ring.keys.iter().any(|status| {
             status.key.algorithm == self.policy.algorithm
+                && status.key.revoked_at.is_none()
                 && status.key.generation > current.generation
         });
         let lead = self.policy.publication_lead();
-        let rotation_due = current.activates_at + period;
-        (!scheduled && now >= rotation_due - lead).then(|| (now + lead).max(rotation_due))
+        // Past chrono's range (a hand-edited row): never due, rather than a panic.
+        let rotation_due = current.activates_at.checked_add_signed(period)?;
+        let earliest = now.checked_add_signed(lead)?;
+        (!scheduled && now >= rotation_due.checked_sub_signed(lead)?)
+            .then(|| earliest.max(rotation_due))
     }
 
     /// Generates a key of the configured algorithm and offers it to the store as `generation`:
@@ -316,6 +331,7 @@ impl SigningKeys {
             public_key: generated.public_key,
             sealed_private_key: generated.sealed_private_key,
             created_at: whole_second_floor(now),
+            revoked_at: None,
             activates_at: if activates_at <= now {
                 whole_second_floor(activates_at)
             } else {
@@ -336,7 +352,8 @@ impl SigningKeys {
     }
 
     /// `keys rotate`: makes a new key of the configured algorithm, signing after the
-    /// publication lead, or at once with `immediately` (after a compromise). Returns its status.
+    /// publication lead, or at once with `immediately` (after a compromise) or when no key signs
+    /// (none made yet, or the signing one revoked). Returns its status.
     ///
     /// # Errors
     /// [`SigningKeyError`].
@@ -345,7 +362,12 @@ impl SigningKeys {
         for _ in 0..WRITE_ATTEMPTS {
             let now = self.clock.now();
             let listed = self.store.list_signing_keys().await?;
-            let activates_at = if immediately {
+            // With no key signing (none made yet, or the current one revoked) there is nothing to
+            // hand over from: the new key signs at once, as the first key does.
+            let nothing_signs = KeyRing::at(listed.clone(), now, &self.policy)
+                .signing()
+                .is_none();
+            let activates_at = if immediately || nothing_signs {
                 now
             } else {
                 now + self.policy.publication_lead()
@@ -383,15 +405,19 @@ impl SigningKeys {
         Err(SigningKeyError::Contended)
     }
 
-    /// `keys revoke`: deletes the key at once (instances drop it within the pickup bound, and
-    /// tokens it signed are refused from then). `Ok(false)` when no such key is stored.
+    /// `keys revoke`: marks the key revoked now: it is unpublished and never used again
+    /// (instances drop it within the pickup bound, and tokens it signed are refused from then);
+    /// when it was the signing key, the next refresh makes one that signs at once. `Ok(false)`
+    /// when no such key is stored or it was revoked already.
     ///
     /// # Errors
     /// [`SigningKeyError::Store`].
     #[tracing::instrument(name = "keys.revoke", skip_all, fields(kid = %kid))]
     pub async fn revoke(&self, kid: &KeyId) -> Result<bool, SigningKeyError> {
-        let revoked = self.store.delete_signing_key(kid).await?;
-        tracing::info!(revoked, "signing key revocation");
+        let revoked = self.store.revoke_signing_key(kid, self.clock.now()).await?;
+        if revoked {
+            tracing::info!("signing key revoked");
+        }
         Ok(revoked)
     }
 }

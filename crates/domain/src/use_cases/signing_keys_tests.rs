@@ -63,6 +63,7 @@ fn stored_key(
         sealed_private_key: SealedPrivateKey(vec![1, 2, 3]),
         created_at: activates_at,
         activates_at,
+        revoked_at: None,
     }
 }
 
@@ -238,6 +239,16 @@ async fn rotate_schedules_a_key_after_the_publication_lead() {
 }
 
 #[tokio::test]
+async fn a_rotation_with_no_key_signing_signs_at_once() {
+    let (_store, _clock, keys) = setup(30);
+
+    let made = keys.rotate(false).await.unwrap();
+
+    assert_eq!(made.state, KeyState::Current);
+    assert_eq!(signing_kid(&keys.refresh().await.unwrap()), made.key.kid);
+}
+
+#[tokio::test]
 async fn a_revoked_key_is_unpublished_at_once() {
     let (store, _clock, keys) = setup(30);
     let old = signing_kid(&keys.refresh().await.unwrap());
@@ -247,8 +258,83 @@ async fn a_revoked_key_is_unpublished_at_once() {
 
     let ring = keys.list().await.unwrap();
     assert_eq!(kids(ring.published()), vec![new]);
-    assert!(!keys.revoke(&old).await.unwrap(), "already gone");
-    assert_eq!(store.keys().len(), 1);
+    let revoked = status_of(&ring, &old);
+    assert_eq!(
+        (revoked.state, revoked.expires_at, revoked.published),
+        (KeyState::Retired, Some(start()), false)
+    );
+    assert!(!keys.revoke(&old).await.unwrap(), "already revoked");
+    assert_eq!(
+        store.keys().len(),
+        2,
+        "the revoked row stays, as a tombstone"
+    );
+}
+
+#[tokio::test]
+async fn revoking_the_current_key_never_lets_the_retired_key_before_it_sign_again() {
+    let (_store, clock, keys) = setup(30);
+    let old = signing_kid(&keys.refresh().await.unwrap());
+    clock.advance(Duration::hours(1));
+    let new = keys.rotate(true).await.unwrap().key.kid;
+    clock.advance(Duration::seconds(10));
+
+    assert!(keys.revoke(&new).await.unwrap());
+    let ring = keys.refresh().await.unwrap();
+
+    let signing = signing_kid(&ring);
+    assert_ne!(
+        signing, old,
+        "the key the revoked one superseded stays retired"
+    );
+    assert_ne!(signing, new);
+    let old_status = status_of(&ring, &old);
+    assert_eq!(old_status.state, KeyState::Retired);
+    assert!(old_status.expires_at.is_some());
+}
+
+#[tokio::test]
+async fn a_revoked_key_stays_stored_while_an_older_key_is_and_goes_after() {
+    let (store, clock, keys) = setup(30);
+    let old = signing_kid(&keys.refresh().await.unwrap());
+    let new = keys.rotate(true).await.unwrap().key.kid;
+    assert!(keys.revoke(&new).await.unwrap());
+    keys.refresh().await.unwrap();
+
+    clock.advance(keys.policy().retirement_tail() - Duration::seconds(1));
+    keys.refresh().await.unwrap();
+    let stored = |kid: &KeyId| store.keys().iter().any(|key| &key.kid == kid);
+    assert!(
+        stored(&old) && stored(&new),
+        "the older key is still published"
+    );
+
+    clock.advance(Duration::seconds(1));
+    keys.refresh().await.unwrap();
+    assert!(!stored(&old), "expired");
+    assert!(!stored(&new), "no older key left to keep retired");
+}
+
+#[tokio::test]
+async fn switching_the_algorithm_back_makes_a_new_key_instead_of_reviving_the_old_one() {
+    let (store, clock, es256) = setup(30);
+    let old = signing_kid(&es256.refresh().await.unwrap());
+    clock.advance(Duration::minutes(5));
+    let eddsa = instance(
+        &store,
+        &clock,
+        KeyPolicy {
+            algorithm: SigningAlgorithm::EdDsa,
+            ..policy(30)
+        },
+    );
+    eddsa.refresh().await.unwrap();
+    clock.advance(Duration::minutes(5));
+
+    let ring = es256.refresh().await.unwrap();
+
+    assert_ne!(signing_kid(&ring), old);
+    assert_eq!(status_of(&ring, &old).state, KeyState::Retired);
 }
 
 #[tokio::test]
@@ -296,14 +382,19 @@ async fn a_key_of_another_algorithm_is_never_published_nor_used() {
     let status = status_of(&ring, &other.kid);
     assert_eq!(
         (status.state, status.expires_at, status.published),
-        (KeyState::Retired, None, false)
+        (
+            KeyState::Retired,
+            Some(start() + keys.policy().retirement_tail()),
+            false
+        ),
+        "superseded by the new key, never published"
     );
 
     clock.advance(Duration::days(400));
     keys.refresh().await.unwrap();
     assert!(
-        store.keys().iter().any(|key| key.kid == other.kid),
-        "never deleted automatically"
+        !store.keys().iter().any(|key| key.kid == other.kid),
+        "deleted by the same expiry"
     );
 }
 
@@ -505,8 +596,11 @@ fn an_empty_ring_signs_with_nothing_and_publishes_nothing() {
 #[test]
 fn the_policy_adds_up_the_lead_and_the_tail() {
     let policy = policy(30);
-    assert_eq!(policy.publication_lead(), Duration::seconds(300 + 60));
-    assert_eq!(policy.retirement_tail(), Duration::seconds(60 + 960 + 300));
+    assert_eq!(policy.publication_lead(), Duration::seconds(300 + 60 + 30));
+    assert_eq!(
+        policy.retirement_tail(),
+        Duration::seconds(60 + 960 + 300 + 30)
+    );
 }
 
 #[tokio::test]

@@ -54,6 +54,7 @@ fn key_sealed_with(secret_key: &str, algorithm: SigningAlgorithm) -> StoredSigni
         sealed_private_key: generated.sealed_private_key,
         created_at,
         activates_at: created_at,
+        revoked_at: None,
     }
 }
 
@@ -129,8 +130,14 @@ fn header_of(key: &StoredSigningKey) -> String {
 
 /// A token of this header and these claims, correctly signed by `key` (sealed under `KEY`).
 fn forge(key: &StoredSigningKey, header_json: &str, claims: &Value) -> String {
+    forge_as(KEY, key, header_json, claims)
+}
+
+/// [`forge`] with a key sealed under `secret_key`: an attacker's own key pair, whose private
+/// half they hold but which `KEY` does not open.
+fn forge_as(secret_key: &str, key: &StoredSigningKey, header_json: &str, claims: &Value) -> String {
     let random = SystemRandom::new();
-    let opened = Sealer::new(&secret(KEY))
+    let opened = Sealer::new(&secret(secret_key))
         .open(key.algorithm, &key.kid, &key.sealed_private_key)
         .unwrap();
     let pair = SigningKeyPair::from_pkcs8(key.algorithm, opened.pkcs8(), &random).unwrap();
@@ -175,6 +182,72 @@ fn jsonwebtoken_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
         SigningAlgorithm::Es256 => Algorithm::ES256,
         SigningAlgorithm::EdDsa => Algorithm::EdDSA,
     }
+}
+
+/// The kids of the JWKS, in order.
+fn published_kids(tokens: &KeyRingAccessTokens) -> Vec<String> {
+    tokens
+        .published_keys()
+        .into_iter()
+        .map(|jwk| jwk.kid)
+        .collect()
+}
+
+fn kids(keys: &[&StoredSigningKey]) -> Vec<String> {
+    keys.iter().map(|key| key.kid.to_string()).collect()
+}
+
+/// `key` with its sealed private key replaced by bytes that open under no secret.
+fn with_junk_sealed_key(key: &StoredSigningKey) -> StoredSigningKey {
+    StoredSigningKey {
+        sealed_private_key: SealedPrivateKey(vec![7; 60]),
+        ..key.clone()
+    }
+}
+
+/// Collects formatted log lines for the tests of what `install` logs.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// The lines logged so far that contain `text`.
+    fn lines_with(&self, text: &str) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|line| line.contains(text))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The log of the whole test binary from the first call on, at info and above. Global, not a
+/// scoped `set_default`: tracing caches each call site's interest process-wide, so a scoped
+/// subscriber misses events whose call sites other tests' threads reached first.
+fn captured_logs() -> &'static LogBuffer {
+    static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogBuffer::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
 }
 
 fn other_algorithm(algorithm: SigningAlgorithm) -> SigningAlgorithm {
@@ -701,46 +774,270 @@ fn a_ring_without_a_current_key_of_the_configured_algorithm_has_no_signing_key()
 }
 
 #[test]
-fn malformed_public_keys_are_refused_at_install() {
+fn a_current_key_whose_public_half_is_another_keys_fails_with_malformed_key() {
     for algorithm in BOTH {
         let current = new_key(algorithm);
-        // A published key of the wrong length.
-        let mut short = new_key(algorithm);
-        short.public_key.pop();
-        let refused = adapter(algorithm)
-            .install(&ring(&current, &[&short]))
-            .unwrap_err();
-        assert!(
-            matches!(&refused, InstallKeysError::MalformedKey { kid } if *kid == short.kid),
-            "{refused:?}"
-        );
-        // A current key whose public half is another key's.
         let mismatched = StoredSigningKey {
             public_key: new_key(algorithm).public_key,
             ..current.clone()
         };
-        let refused = adapter(algorithm)
-            .install(&ring(&mismatched, &[]))
-            .unwrap_err();
+        let tokens = adapter(algorithm);
+        let refused = tokens.install(&ring(&mismatched, &[])).unwrap_err();
         assert!(
             matches!(&refused, InstallKeysError::MalformedKey { kid } if *kid == current.kid),
             "{refused:?}"
+        );
+        assert!(tokens.issue(&user()).is_err());
+        assert!(tokens.published_keys().is_empty());
+    }
+}
+
+#[test]
+fn a_malformed_published_key_is_skipped_and_the_rest_of_the_ring_installed() {
+    for algorithm in BOTH {
+        let current = new_key(algorithm);
+        let good = new_key(algorithm);
+        let mut short = new_key(algorithm);
+        short.public_key.pop();
+        let mut not_a_point = new_key(algorithm);
+        not_a_point.public_key[0] ^= 0xff;
+        let tokens = adapter(algorithm);
+
+        assert!(
+            tokens
+                .install(&ring(&current, &[&short, &good, &not_a_point]))
+                .is_ok()
+        );
+
+        assert_eq!(published_kids(&tokens), kids(&[&current, &good]));
+        assert!(tokens.issue(&user()).is_ok());
+        assert!(
+            tokens
+                .verify(&forge(&good, &header_of(&good), &good_claims()))
+                .is_ok()
+        );
+    }
+}
+
+// The reviewer's proofs of concept, which must no longer forge.
+
+#[test]
+fn a_ring_with_a_malformed_row_still_unpublishes_a_revoked_key_and_forgets_its_tokens() {
+    for algorithm in BOTH {
+        let tokens = adapter(algorithm);
+        let current = new_key(algorithm);
+        let compromised = new_key(algorithm);
+        tokens.install(&ring(&current, &[&compromised])).unwrap();
+        let stolen = forge(&compromised, &header_of(&compromised), &good_claims());
+        tokens.verify(&stolen).unwrap();
+        let issued = tokens.issue(&user()).unwrap().token;
+        tokens.verify(&issued).unwrap();
+        let mut malformed = new_key(algorithm);
+        malformed.public_key.pop();
+
+        // The compromised key revoked, in the same refresh as a malformed row appears.
+        assert!(tokens.install(&ring(&current, &[&malformed])).is_ok());
+
+        assert_eq!(tokens.verified.len(), 0, "the cache was emptied");
+        assert_eq!(rejected(&tokens, &stolen), "unknown key id");
+        assert!(tokens.verify(&issued).is_ok());
+        assert!(tokens.verify(&tokens.issue(&user()).unwrap().token).is_ok());
+        assert_eq!(published_kids(&tokens), kids(&[&current]));
+    }
+}
+
+#[test]
+fn a_row_planted_without_jwt_secret_is_not_trusted() {
+    for algorithm in BOTH {
+        let tokens = adapter(algorithm);
+        let current = new_key(algorithm);
+        // The attacker's own key pair: they hold its private half, but not `KEY`.
+        let attackers = key_sealed_with(OTHER_KEY, algorithm);
+        let token = forge_as(
+            OTHER_KEY,
+            &attackers,
+            &header_of(&attackers),
+            &good_claims(),
+        );
+
+        for planted in [attackers.clone(), with_junk_sealed_key(&attackers)] {
+            assert!(tokens.install(&ring(&current, &[&planted])).is_ok());
+
+            assert_eq!(rejected(&tokens, &token), "unknown key id");
+            assert_eq!(published_kids(&tokens), kids(&[&current]));
+        }
+    }
+}
+
+#[test]
+fn a_row_whose_public_key_was_swapped_for_another_genuine_keys_is_refused() {
+    for algorithm in BOTH {
+        let current = new_key(algorithm);
+        let published = new_key(algorithm);
+        // A genuine key revoked after its private half leaked, and the signing key itself.
+        let leaked = new_key(algorithm);
+        for donor in [&leaked, &current] {
+            let swapped = StoredSigningKey {
+                public_key: donor.public_key.clone(),
+                ..published.clone()
+            };
+            let forged = forge(donor, &header_of(&published), &good_claims());
+
+            // A row new to this instance.
+            let tokens = adapter(algorithm);
+            assert!(tokens.install(&ring(&current, &[&swapped])).is_ok());
+            assert_eq!(rejected(&tokens, &forged), "unknown key id");
+            assert_eq!(published_kids(&tokens), kids(&[&current]));
+
+            // A row this instance had verified, swapped since.
+            let tokens = adapter(algorithm);
+            tokens.install(&ring(&current, &[&published])).unwrap();
+            let genuine = forge(&published, &header_of(&published), &good_claims());
+            tokens.verify(&genuine).unwrap();
+            assert!(tokens.install(&ring(&current, &[&swapped])).is_ok());
+            assert_eq!(tokens.verified.len(), 0, "the cache was emptied");
+            assert_eq!(rejected(&tokens, &forged), "unknown key id");
+            assert_eq!(rejected(&tokens, &genuine), "unknown key id");
+            assert_eq!(published_kids(&tokens), kids(&[&current]));
+        }
+    }
+}
+
+#[test]
+fn a_failed_install_still_applies_the_ring_and_signs_with_no_key_that_left_it() {
+    for algorithm in BOTH {
+        let (tokens, old) = installed(algorithm);
+        let old_token = tokens.issue(&user()).unwrap().token;
+        tokens.verify(&old_token).unwrap();
+        let unopenable = key_sealed_with(OTHER_KEY, algorithm);
+        let next = new_key(algorithm);
+        let failing = KeyRing {
+            keys: vec![
+                status(&unopenable, KeyState::Current),
+                status(&next, KeyState::Next),
+            ],
+        };
+
+        let refused = tokens.install(&failing).unwrap_err();
+
+        assert!(
+            matches!(&refused, InstallKeysError::CannotUnseal { kid } if *kid == unopenable.kid),
+            "{refused:?}"
+        );
+        assert!(tokens.issue(&user()).is_err(), "{} left the ring", old.kid);
+        assert_eq!(tokens.verified.len(), 0, "the cache was emptied");
+        assert_eq!(rejected(&tokens, &old_token), "unknown key id");
+        assert!(
+            tokens
+                .verify(&forge(&next, &header_of(&next), &good_claims()))
+                .is_ok()
+        );
+        assert_eq!(published_kids(&tokens), kids(&[&next]));
+
+        // Again: the same answer. Then a ring whose current key opens signs again.
+        assert!(matches!(
+            tokens.install(&failing),
+            Err(InstallKeysError::CannotUnseal { .. })
+        ));
+        assert!(tokens.issue(&user()).is_err());
+        tokens.install(&ring(&next, &[])).unwrap();
+        let issued = tokens.issue(&user()).unwrap().token;
+        assert_eq!(
+            decode_json(segments_of(&issued)[0])["kid"],
+            json!(next.kid.as_str())
         );
     }
 }
 
 #[test]
-fn a_failed_install_leaves_the_keys_installed_before_in_use() {
-    let (tokens, key) = installed(SigningAlgorithm::Es256);
-    let token = tokens.issue(&user()).unwrap().token;
-    let foreign = key_sealed_with(OTHER_KEY, SigningAlgorithm::Es256);
-    assert!(tokens.install(&ring(&foreign, &[])).is_err());
-    assert!(tokens.verify(&token).is_ok());
-    let issued = tokens.issue(&user()).unwrap().token;
-    assert_eq!(
-        decode_json(segments_of(&issued)[0])["kid"],
-        json!(key.kid.as_str())
-    );
+fn a_previous_signer_still_published_but_no_longer_current_does_not_sign() {
+    for algorithm in BOTH {
+        let (tokens, old) = installed(algorithm);
+        let old_token = tokens.issue(&user()).unwrap().token;
+        let unopenable = with_junk_sealed_key(&new_key(algorithm));
+
+        assert!(tokens.install(&ring(&unopenable, &[&old])).is_err());
+        assert!(tokens.issue(&user()).is_err());
+        assert!(tokens.verify(&old_token).is_ok());
+        assert_eq!(published_kids(&tokens), kids(&[&old]));
+
+        // No current key at all (the configured algorithm's keys all retired): no signer either.
+        let (tokens, old) = installed(algorithm);
+        let retired_only = KeyRing {
+            keys: vec![status(&old, KeyState::Retired)],
+        };
+        assert!(matches!(
+            tokens.install(&retired_only),
+            Err(InstallKeysError::NoSigningKey)
+        ));
+        assert!(tokens.issue(&user()).is_err());
+        assert_eq!(published_kids(&tokens), kids(&[&old]));
+    }
+}
+
+#[test]
+fn a_previous_signer_still_current_keeps_signing_whatever_else_is_refused() {
+    for algorithm in BOTH {
+        let (tokens, key) = installed(algorithm);
+        let planted = key_sealed_with(OTHER_KEY, algorithm);
+        // Its own row damaged since: what was verified once is not unsealed again.
+        let damaged = with_junk_sealed_key(&key);
+
+        assert!(tokens.install(&ring(&damaged, &[&planted])).is_ok());
+
+        let issued = tokens.issue(&user()).unwrap().token;
+        assert_eq!(
+            decode_json(segments_of(&issued)[0])["kid"],
+            json!(key.kid.as_str())
+        );
+        assert_eq!(published_kids(&tokens), kids(&[&key]));
+    }
+}
+
+#[test]
+fn only_keys_new_to_the_instance_are_unsealed_to_check_them() {
+    let algorithm = SigningAlgorithm::EdDsa;
+    let current = new_key(algorithm);
+    let next = new_key(algorithm);
+    let newcomer = new_key(algorithm);
+    let tokens = adapter(algorithm);
+    tokens.install(&ring(&current, &[&next])).unwrap();
+    // Same kid and public key, but a private key that no longer opens: only unsealing would
+    // notice.
+    let damaged_next = with_junk_sealed_key(&next);
+    let later = ring(&current, &[&damaged_next, &newcomer]);
+
+    tokens.install(&later).unwrap();
+    assert_eq!(published_kids(&tokens), kids(&[&current, &next, &newcomer]));
+
+    // An instance meeting the damaged row for the first time does check it.
+    let fresh = adapter(algorithm);
+    fresh.install(&later).unwrap();
+    assert_eq!(published_kids(&fresh), kids(&[&current, &newcomer]));
+}
+
+#[test]
+fn a_skipped_key_is_logged_once_at_warn_by_its_kid_without_key_bytes() {
+    let logs = captured_logs();
+    let algorithm = SigningAlgorithm::Es256;
+    let current = new_key(algorithm);
+    let planted = key_sealed_with(OTHER_KEY, algorithm);
+    let mut malformed = new_key(algorithm);
+    malformed.public_key.pop();
+    let tokens = adapter(algorithm);
+    let with_both = ring(&current, &[&planted, &malformed]);
+
+    tokens.install(&with_both).unwrap();
+    tokens.install(&with_both).unwrap();
+
+    for skipped in [&planted, &malformed] {
+        let lines = logs.lines_with(skipped.kid.as_str());
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("WARN"), "{lines:?}");
+        assert_shows_none_of(&lines[0], &skipped.public_key);
+        assert_shows_none_of(&lines[0], &skipped.sealed_private_key.0);
+    }
+    assert!(logs.lines_with(current.kid.as_str()).is_empty());
 }
 
 #[test]
@@ -841,6 +1138,13 @@ fn the_debug_of_every_new_type_shows_no_key_bytes() {
         tokens
             .verify(&tokens.issue(&user()).unwrap().token)
             .unwrap();
+        // A refused row (its sealed key copied to another kid) is remembered too.
+        let copy = StoredSigningKey {
+            kid: KeyId::random().unwrap(),
+            ..key.clone()
+        };
+        tokens.install(&ring(&key, &[&copy])).unwrap();
+        assert_eq!(tokens.snapshot().refused.len(), 1);
         let sealer = Sealer::new(&secret(KEY));
         let opened = sealer
             .open(key.algorithm, &key.kid, &key.sealed_private_key)

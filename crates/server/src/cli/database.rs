@@ -115,6 +115,7 @@ pub(crate) async fn postgres_status(
 ) -> Result<zeropass_store::SchemaStatus, String> {
     let options = zeropass_store::postgres::PostgresOptions {
         pool_size: 1,
+        threads: 1,
         connect_timeout: config.database.connect_timeout,
         statement_timeout: config.database.statement_timeout,
         startup_wait: std::time::Duration::ZERO,

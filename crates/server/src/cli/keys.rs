@@ -34,7 +34,9 @@ pub(crate) async fn run(config: &Config, command: KeysCommand) -> Result<(), Fai
         KeysCommand::Rotate { now } => rotate(&keys, now).await,
         KeysCommand::Revoke { kid } => {
             if !keys.revoke(&kid).await.map_err(|error| failure(&error))? {
-                return Err(Failure::NotFound(format!("no such key: {kid}")));
+                return Err(Failure::NotFound(format!(
+                    "no such key (or revoked already): {kid}"
+                )));
             }
             println!("key {kid} revoked: instances stop accepting its tokens at their next reload");
             Ok(())

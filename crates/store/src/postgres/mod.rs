@@ -15,6 +15,7 @@
 mod connection;
 mod errors;
 mod migrations;
+mod pools;
 mod queries;
 mod schema;
 mod signing_keys;
@@ -27,13 +28,11 @@ pub use url::{InvalidPostgresUrl, PostgresUrl, SslMode};
 use crate::sqlite::SchemaStatus;
 use async_trait::async_trait;
 use connection::{Connector, chain};
-use deadpool::Runtime;
 use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
-};
+use diesel_async::pooled_connection::deadpool::Object;
+use pools::ThreadPools;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use zeropass_domain::{
@@ -41,7 +40,7 @@ use zeropass_domain::{
     UserId, UserRepository, VerifiedIdentity,
 };
 
-/// Connections kept by default: enough for a small VM's workers; budget
+/// Connections kept by default for the request path: enough for a small VM's workers; budget
 /// `instances × pool size ≤ max_connections` (100 by default) on the server.
 pub const DEFAULT_POOL_SIZE: u32 = 8;
 /// Default bound on opening one connection (and on the wait for a free one).
@@ -54,8 +53,12 @@ pub const DEFAULT_STARTUP_WAIT: Duration = Duration::from_secs(30);
 /// Tuning of the connections. `Default` gives the `DEFAULT_*` constants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresOptions {
-    /// Connections kept at most (0 is taken as 1).
+    /// Connections kept at most for the request path (0 is taken as 1), split evenly between
+    /// `threads` (see `pools`).
     pub pool_size: u32,
+    /// How many threads serve requests (the HTTP workers): each drives its own share of the
+    /// connections. 0 is taken as 1.
+    pub threads: u32,
     /// Bound on opening a connection, and on waiting for a free one.
     pub connect_timeout: Duration,
     /// The server cancels any statement running longer (zero: no limit).
@@ -68,6 +71,7 @@ impl Default for PostgresOptions {
     fn default() -> Self {
         Self {
             pool_size: DEFAULT_POOL_SIZE,
+            threads: 1,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             startup_wait: DEFAULT_STARTUP_WAIT,
@@ -137,10 +141,10 @@ pub enum Migrate {
     RequireUpToDate,
 }
 
-/// Users and sign-in codes in PostgreSQL. Cloning is cheap: clones share one pool.
+/// Users and sign-in codes in PostgreSQL. Cloning is cheap: clones share the pools.
 #[derive(Clone)]
 pub struct PostgresStore {
-    pool: Pool<AsyncPgConnection>,
+    pools: Arc<ThreadPools>,
     /// Bound on one whole operation, beyond which the network or server is taken as hung.
     operation_timeout: Duration,
     /// Bound on a health check's ping: the connection wait alone. A load balancer gives up on
@@ -152,7 +156,7 @@ pub struct PostgresStore {
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore")
-            .field("pool", &self.pool.status())
+            .field("pools", &self.pools.status())
             .field("operation_timeout", &self.operation_timeout)
             .field("ping_timeout", &self.ping_timeout)
             .finish()
@@ -227,31 +231,10 @@ impl PostgresStore {
     }
 
     fn pool_only(connector: Connector, options: &PostgresOptions) -> Result<Self, String> {
-        let mut config = ManagerConfig::<AsyncPgConnection>::default();
-        // `Fast`: no `SELECT 1` per checkout (it would double the round trips of `/users/me`).
-        // A closed connection is still recognised (`is_broken` asks the client whether its
-        // connection task has ended) and replaced; one that dies in use fails that one
-        // operation as Unavailable, and is dropped when it comes back.
-        config.recycling_method = RecyclingMethod::Fast;
-        config.custom_setup = Box::new(move |_url| {
-            let connector = connector.clone();
-            Box::pin(async move { connector.connect().await })
-        });
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-            "postgres://configured-by-custom-setup",
-            config,
-        );
         let wait = options.connect_timeout.max(Duration::from_millis(1));
-        let pool = Pool::builder(manager)
-            .max_size(usize::try_from(options.pool_size.max(1)).unwrap_or(usize::MAX))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(wait))
-            .create_timeout(Some(wait))
-            .recycle_timeout(Some(wait))
-            .build()
-            .map_err(|error| error.to_string())?;
+        let pools = ThreadPools::new(connector, options.pool_size, options.threads, wait)?;
         Ok(Self {
-            pool,
+            pools: Arc::new(pools),
             // Defaults: 5 + 5 + 1 = 11 s, inside the contract's 15 s for a 503.
             operation_timeout: wait
                 + options.statement_timeout.max(Duration::from_secs(1))
@@ -269,10 +252,10 @@ impl PostgresStore {
         Self::pool_only(connector, options).expect("a pool")
     }
 
-    /// The pool's connections right now: `(connections, idle)`. No I/O.
+    /// The pools' connections right now, over every thread: `(connections, idle)`. No I/O.
     #[must_use]
     pub fn pool_state(&self) -> (u32, u32) {
-        let status = self.pool.status();
+        let status = self.pools.status();
         let size = u32::try_from(status.size).unwrap_or(u32::MAX);
         let idle = u32::try_from(status.available).unwrap_or(u32::MAX);
         (size, idle)
@@ -299,7 +282,7 @@ impl PostgresStore {
         E: From<RepositoryError> + AsRepositoryError,
     {
         self.bounded(async {
-            let attempts = self.pool.status().max_size + 1;
+            let attempts = self.pools.per_thread() + 1;
             let mut attempt = 1;
             loop {
                 let conn = self.connection().await?;
@@ -321,7 +304,7 @@ impl PostgresStore {
     }
 
     async fn connection(&self) -> Result<Object<AsyncPgConnection>, RepositoryError> {
-        self.pool.get().await.map_err(errors::from_pool)
+        self.pools.get().await
     }
 
     /// Runs one operation within the operation timeout; past it the database is taken as
@@ -406,9 +389,16 @@ impl UserRepository for PostgresStore {
         identity: &VerifiedIdentity,
     ) -> Result<User, ResolveUserError> {
         self.retrying(|mut conn| async move {
-            // Most sign-ins are returning people with an unchanged address: one read.
-            if let Some(user) = queries::find_unchanged(&mut conn, identity).await? {
-                return Ok(user);
+            // Most sign-ins are returning people with an unchanged address: one read. A new
+            // person is most often new at the address too: one conditional insert more.
+            match queries::find_by_subject(&mut conn, identity).await? {
+                queries::BySubject::Unchanged(user) => return Ok(user),
+                queries::BySubject::Absent => {
+                    if let Some(user) = queries::insert_if_new(&mut conn, identity).await? {
+                        return Ok(user);
+                    }
+                }
+                queries::BySubject::Changed => {}
             }
             queries::resolve_or_create(&mut conn, identity).await
         })

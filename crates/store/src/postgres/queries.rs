@@ -159,28 +159,25 @@ async fn resolve_once(
                 Err(error) => Err(from_diesel(error).into()),
             }
         }
-        Decision::Insert(user) => {
-            let inserted = diesel::insert_into(users::table)
-                .values(UserRow::from(&user))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await
-                .map_err(from_diesel)?;
-            if inserted == 1 {
-                tracing::debug!(user_id = %user.id, "user created");
-                Ok(Some(user))
-            } else {
-                Ok(None)
-            }
-        }
+        Decision::Insert(user) => Ok(insert(conn, &user).await?.then_some(user)),
     }
 }
 
-/// The user of a returning identity whose stored address is already the identity's.
-pub(crate) async fn find_unchanged(
+/// What the row of an identity's `(provider, subject)` says.
+pub(crate) enum BySubject {
+    /// The returning person, address unchanged.
+    Unchanged(User),
+    /// The returning person with another address.
+    Changed,
+    /// No such row.
+    Absent,
+}
+
+/// The row of the identity's `(provider, subject)`, compared with the identity's address.
+pub(crate) async fn find_by_subject(
     conn: &mut AsyncPgConnection,
     identity: &VerifiedIdentity,
-) -> Result<Option<User>, RepositoryError> {
+) -> Result<BySubject, RepositoryError> {
     let row = users::table
         .filter(users::provider.eq(identity.provider.as_str()))
         .filter(users::subject.eq(identity.subject.as_str()))
@@ -189,10 +186,39 @@ pub(crate) async fn find_unchanged(
         .await
         .optional()
         .map_err(from_diesel)?;
-    let Some(user) = row.map(to_user).transpose()? else {
+    Ok(match row.map(to_user).transpose()? {
+        Some(user) if user.email == identity.email => BySubject::Unchanged(user),
+        Some(_) => BySubject::Changed,
+        None => BySubject::Absent,
+    })
+}
+
+/// The new user of an identity that had no row by subject, stored if its address is free:
+/// what [`decide`] says when neither fact holds, in one conditional statement. `None` when a
+/// row of the provider took the subject or the address in the meantime (or held the address
+/// already): nothing was written, and the full resolution decides.
+pub(crate) async fn insert_if_new(
+    conn: &mut AsyncPgConnection,
+    identity: &VerifiedIdentity,
+) -> Result<Option<User>, RepositoryError> {
+    let Decision::Insert(user) = decide(identity, None, false, Utc::now()) else {
         return Ok(None);
     };
-    Ok((user.email == identity.email).then_some(user))
+    Ok(insert(conn, &user).await?.then_some(user))
+}
+
+/// `INSERT ... ON CONFLICT DO NOTHING`: whether the row was stored.
+async fn insert(conn: &mut AsyncPgConnection, user: &User) -> Result<bool, RepositoryError> {
+    let inserted = diesel::insert_into(users::table)
+        .values(UserRow::from(user))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
+    if inserted == 1 {
+        tracing::debug!(user_id = %user.id, "user created");
+    }
+    Ok(inserted == 1)
 }
 
 pub(crate) async fn delete(

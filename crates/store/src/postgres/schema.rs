@@ -50,6 +50,8 @@ diesel::table! {
         created_at -> Timestamptz,
         /// When it may start signing (whole seconds).
         activates_at -> Timestamptz,
+        /// When an operator revoked it; null while not revoked.
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 

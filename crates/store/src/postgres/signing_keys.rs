@@ -1,5 +1,5 @@
-//! The `SigningKeyStore` port on [`PostgresStore`]: three single statements (a list in
-//! generation order, `INSERT ... ON CONFLICT DO NOTHING`, a delete by `kid`). The UNIQUE
+//! The `SigningKeyStore` port on [`PostgresStore`]: four single statements (a list in
+//! generation order, `INSERT ... ON CONFLICT DO NOTHING`, a revocation and a delete by `kid`). The UNIQUE
 //! constraints on `generation` and `kid` make an insert atomic across any number of
 //! instances: of concurrent inserts of one generation exactly one stores its row, and the
 //! others do nothing and report it.
@@ -25,6 +25,7 @@ struct KeyRow {
     sealed_private_key: Vec<u8>,
     created_at: DateTime<Utc>,
     activates_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
 }
 
 impl From<&StoredSigningKey> for KeyRow {
@@ -37,6 +38,7 @@ impl From<&StoredSigningKey> for KeyRow {
             sealed_private_key: key.sealed_private_key.0.clone(),
             created_at: key.created_at,
             activates_at: key.activates_at,
+            revoked_at: key.revoked_at,
         }
     }
 }
@@ -50,6 +52,7 @@ fn to_key(row: KeyRow) -> Result<StoredSigningKey, RepositoryError> {
         sealed_private_key: row.sealed_private_key,
         created_at: row.created_at,
         activates_at: row.activates_at,
+        revoked_at: row.revoked_at,
     })
     .map_err(from_key_row)
 }
@@ -74,6 +77,23 @@ async fn insert(conn: &mut AsyncPgConnection, row: KeyRow) -> Result<bool, Repos
         .await
         .map(|inserted| inserted == 1)
         .map_err(from_diesel)
+}
+
+async fn revoke(
+    conn: &mut AsyncPgConnection,
+    kid: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, RepositoryError> {
+    diesel::update(
+        signing_keys::table
+            .filter(signing_keys::kid.eq(kid))
+            .filter(signing_keys::revoked_at.is_null()),
+    )
+    .set(signing_keys::revoked_at.eq(at))
+    .execute(conn)
+    .await
+    .map(|revoked| revoked > 0)
+    .map_err(from_diesel)
 }
 
 async fn delete(conn: &mut AsyncPgConnection, kid: &str) -> Result<bool, RepositoryError> {
@@ -101,6 +121,19 @@ impl SigningKeyStore for PostgresStore {
         self.bounded(async {
             let mut conn = self.connection().await?;
             insert(&mut conn, KeyRow::from(key)).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "signing_keys.revoke", skip_all, fields(kid = %kid))]
+    async fn revoke_signing_key(
+        &self,
+        kid: &KeyId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        self.bounded(async {
+            let mut conn = self.connection().await?;
+            revoke(&mut conn, kid.as_str(), at).await
         })
         .await
     }

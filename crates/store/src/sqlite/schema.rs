@@ -50,5 +50,7 @@ diesel::table! {
         created_at -> BigInt,
         /// When it may start signing, unix seconds (UTC).
         activates_at -> BigInt,
+        /// When an operator revoked it, unix seconds (UTC); null while not revoked.
+        revoked_at -> Nullable<BigInt>,
     }
 }

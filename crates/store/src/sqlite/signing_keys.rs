@@ -1,6 +1,6 @@
 //! [`SqliteSigningKeys`]: the `SigningKeyStore` port on the same database and pool as the
-//! users. Three plain statements (a list in generation order, an insert that does nothing on a
-//! taken generation or `kid`, a delete by `kid`), writes on the blocking pool like every
+//! users. Four plain statements (a list in generation order, an insert that does nothing on a
+//! taken generation or `kid`, a revocation and a delete by `kid`), writes on the blocking pool like every
 //! write: the rules are the domain's, and SQLite's write lock makes each insert atomic, so of
 //! concurrent inserts of one generation exactly one stores its row.
 
@@ -40,6 +40,7 @@ struct KeyRow {
     sealed_private_key: Vec<u8>,
     created_at: i64,
     activates_at: i64,
+    revoked_at: Option<i64>,
 }
 
 impl From<&StoredSigningKey> for KeyRow {
@@ -52,6 +53,7 @@ impl From<&StoredSigningKey> for KeyRow {
             sealed_private_key: key.sealed_private_key.0.clone(),
             created_at: key.created_at.timestamp(),
             activates_at: key.activates_at.timestamp(),
+            revoked_at: key.revoked_at.map(|at| at.timestamp()),
         }
     }
 }
@@ -68,6 +70,10 @@ impl TryFrom<KeyRow> for StoredSigningKey {
             sealed_private_key: row.sealed_private_key,
             created_at: from_unix_seconds(row.created_at, "created_at")?,
             activates_at: from_unix_seconds(row.activates_at, "activates_at")?,
+            revoked_at: row
+                .revoked_at
+                .map(|seconds| from_unix_seconds(seconds, "revoked_at"))
+                .transpose()?,
         })
     }
 }
@@ -90,6 +96,18 @@ fn insert(conn: &mut SqliteConnection, row: &KeyRow) -> Result<bool, RepositoryE
         .execute(conn)
         .map(|inserted| inserted == 1)
         .map_err(errors::from_diesel)
+}
+
+fn revoke(conn: &mut SqliteConnection, kid: &str, at: i64) -> Result<bool, RepositoryError> {
+    diesel::update(
+        signing_keys::table
+            .filter(signing_keys::kid.eq(kid))
+            .filter(signing_keys::revoked_at.is_null()),
+    )
+    .set(signing_keys::revoked_at.eq(at))
+    .execute(conn)
+    .map(|revoked| revoked > 0)
+    .map_err(errors::from_diesel)
 }
 
 fn delete(conn: &mut SqliteConnection, kid: &str) -> Result<bool, RepositoryError> {
@@ -115,6 +133,19 @@ impl SigningKeyStore for SqliteSigningKeys {
         let row = KeyRow::from(key);
         self.database
             .with_connection(move |conn| insert(conn, &row))
+            .await
+    }
+
+    #[tracing::instrument(name = "signing_keys.revoke", skip_all, fields(kid = %kid))]
+    async fn revoke_signing_key(
+        &self,
+        kid: &KeyId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let kid = kid.as_str().to_owned();
+        let at = at.timestamp();
+        self.database
+            .with_connection(move |conn| revoke(conn, &kid, at))
             .await
     }
 
