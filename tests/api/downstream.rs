@@ -300,9 +300,8 @@ async fn a_token_is_refused_downstream_once_it_has_expired() {
     );
 }
 
-/// A server with a reload every second, a downstream that has verified a first token, and
-/// `keys rotate --now` done: returns them with the old and the new token, the user and the
-/// old token's `kid`.
+/// An ES256 server and its downstream after `keys rotate --now`, with a token from before and
+/// one from after the rotation (same user).
 struct Rotated {
     google: FakeGoogle,
     server: TestServer,
@@ -313,6 +312,9 @@ struct Rotated {
     user: String,
 }
 
+/// A server reloading its keys every second, a downstream that has verified a first token
+/// (so it holds a copy of the JWKS without the new key), then `keys rotate --now` and a
+/// sign-in once the server signs with the new key.
 async fn rotated_now() -> Rotated {
     let google = FakeGoogle::start();
     let server = zeropass(&google, "ES256", &[("JWT_KEY_RELOAD_SECONDS", "1")]);
