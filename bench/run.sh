@@ -2,7 +2,7 @@
 # zeropass benchmark: one command on a fresh (Debian) machine. See bench/README.md.
 #
 #   bash bench/run.sh [--quick] [--users N] [--duration S] [--rounds R] [--connections C]
-#                     [--database sqlite|postgres]
+#                     [--database sqlite|postgres] [--algorithms]
 #
 # Builds release binaries, installs wrk if missing, then on 127.0.0.1 only: starts the fake
 # Google and zeropass on a temporary SQLite file, signs N users in (new, then returning),
@@ -11,8 +11,10 @@
 # prints a table with every ratio. --database postgres adds a second zeropass on a database
 # of its own on PostgreSQL (ZEROPASS_BENCH_POSTGRES_URL, default
 # postgres://postgres@127.0.0.1:5432/postgres; created and dropped by the run), measured in the
-# same rounds, side by side, with its database round trips per /users/me. Every process it
-# starts is stopped on exit.
+# same rounds, side by side, with its database round trips per /users/me. --algorithms adds two
+# more SQLite servers, JWT_ALGORITHM=ES256 and EdDSA, loaded in the same rounds right after the
+# HS256 one, and prints their /users/me figures beside HS256's with the ratio (target >= 0.85).
+# Every process it starts is stopped on exit.
 set -euo pipefail
 
 USERS=10000
@@ -21,6 +23,7 @@ ROUNDS=3
 CONNECTIONS=64
 QUICK=no
 DATABASE=sqlite
+ALGORITHMS=no
 while (($#)); do
     case "$1" in
         --quick) USERS=300; DURATION=3; ROUNDS=1; QUICK=yes; shift ;;
@@ -29,7 +32,8 @@ while (($#)); do
         --rounds) ROUNDS="$2"; shift 2 ;;
         --connections) CONNECTIONS="$2"; shift 2 ;;
         --database) DATABASE="$2"; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        --algorithms) ALGORITHMS=yes; shift ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -49,7 +53,7 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 log "building release binaries"
 cargo build --release --quiet -p zeropass -p zeropass-fake-providers \
     -p zeropass-bench-ceiling -p zeropass-bench-loadgen
-BIN="$ROOT/target/release"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 if ! command -v wrk >/dev/null; then
     log "installing wrk (Debian package)"
     SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
@@ -112,7 +116,7 @@ status_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 mib() { awk -v kib="$1" 'BEGIN { printf "%.1f", kib / 1024 }'; }
 
 GOOGLE_PORT=$(free_port); FACEBOOK_PORT=$(free_port); ZP_PORT=$(free_port); CEIL_PORT=$(free_port)
-BARE_PORT=$(free_port); PG_PORT=$(free_port)
+BARE_PORT=$(free_port); PG_PORT=$(free_port); ES_PORT=$(free_port); ED_PORT=$(free_port)
 ISSUER="http://127.0.0.1:$GOOGLE_PORT"
 ZP="http://127.0.0.1:$ZP_PORT"
 CEIL="http://127.0.0.1:$CEIL_PORT"
@@ -126,8 +130,9 @@ log "starting the fake Google on $ISSUER"
 PIDS+=($!)
 wait_http "$ISSUER/.well-known/openid-configuration" 20
 
-# start_server PORT DATABASE_URL LOG: starts zeropass (cwd $WORK, so no stray .env is read),
-# sets SERVER_PID and STARTUP_MS (process start to the first 200 on /health).
+# start_server PORT DATABASE_URL LOG [NAME=value...]: starts zeropass (cwd $WORK, so no stray
+# .env is read) with any further variables, sets SERVER_PID and STARTUP_MS (process start to the
+# first 200 on /health).
 start_server() {
     local since
     since=$(date +%s%N)
@@ -139,7 +144,7 @@ start_server() {
         JWT_TTL_SECONDS=86400 GOOGLE_ISSUER_URL="$ISSUER" \
         GOOGLE_CLIENT_ID="fake-google-client-id.apps.googleusercontent.com" \
         GOOGLE_CLIENT_SECRET="fake-google-client-secret" \
-        AUTH_RATE_LIMIT_PER_MINUTE=0 "$BIN/zeropass") >>"$3" 2>&1 &
+        AUTH_RATE_LIMIT_PER_MINUTE=0 "${@:4}" "$BIN/zeropass") >>"$3" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     STARTUP_MS=$("$BIN/bench-loadgen" wait-health --url "http://127.0.0.1:$1/health" \
@@ -253,6 +258,28 @@ if [[ $PG == yes ]]; then
     log "$((XACT_AFTER - XACT_BEFORE)) transactions for $COUNTED requests: $PG_TRIPS per /users/me"
 fi
 
+# ---- signing algorithms: two more SQLite servers, ES256 and EdDSA ----------------------------
+# Each on a database of its own with the same N users signed in (their tokens are signed by the
+# server's own key), so the only difference from the HS256 server is how a token is verified.
+if [[ $ALGORITHMS == yes ]]; then
+    for alg in ES256 EdDSA; do
+        if [[ $alg == ES256 ]]; then port=$ES_PORT; else port=$ED_PORT; fi
+        log "starting zeropass with JWT_ALGORITHM=$alg on http://127.0.0.1:$port (SQLite $WORK/$alg.db)"
+        start_server "$port" "sqlite://$WORK/$alg.db" "$WORK/zeropass-$alg.log" JWT_ALGORITHM="$alg"
+        if [[ $alg == ES256 ]]; then ES_PID=$SERVER_PID; else ED_PID=$SERVER_PID; fi
+        log "signing in $USERS users on the $alg server"
+        timeout $((600 + USERS / 20)) "$BIN/bench-loadgen" signin --base "http://127.0.0.1:$port" \
+            --issuer "$ISSUER" --users "$USERS" --concurrency "$CONNECTIONS" \
+            --out "$WORK/tokens-$alg.txt" >/dev/null
+        header=$(head -n1 "$WORK/tokens-$alg.txt" | cut -d. -f1 | tr '_-' '/+')
+        while (( ${#header} % 4 )); do header+="="; done
+        base64 -d <<<"$header" 2>/dev/null | grep -q "\"alg\":\"$alg\"" \
+            || { echo "run.sh: the $alg server's tokens are not $alg" >&2; exit 1; }
+    done
+fi
+ES_RPS_ALL=(); ES_P50_ALL=(); ES_P99_ALL=(); ES_TP_ALL=(); ES_BAD_SUM=0
+ED_RPS_ALL=(); ED_P50_ALL=(); ED_P99_ALL=(); ED_TP_ALL=(); ED_BAD_SUM=0
+
 # ---- /users/me: zeropass and the ceiling, in alternating rounds ----------------------------
 # The machine's speed drifts by tens of percent from minute to minute (shared hosts), so one
 # zeropass run followed by one ceiling run compares two different machines. Each round loads
@@ -286,6 +313,16 @@ CB_RPS_ALL=(); CB_P50_ALL=(); CB_P99_ALL=(); TPB_ALL=(); CB_BAD_SUM=0
 for round in $(seq "$ROUNDS"); do
     log "round $round/$ROUNDS: zeropass, the ceiling, the bare ceiling: ${DURATION} s each at $CONNECTIONS connections"
     load "$ZP" ZP
+    if [[ $ALGORITHMS == yes ]]; then
+        load "http://127.0.0.1:$ES_PORT" ES "$WORK/tokens-ES256.txt"
+        load "http://127.0.0.1:$ED_PORT" ED "$WORK/tokens-EdDSA.txt"
+        ES_RPS_ALL+=("$ES_RPS"); ES_P50_ALL+=("$ES_P50"); ES_P99_ALL+=("$ES_P99"); ES_BAD_SUM=$((ES_BAD_SUM + ES_BAD))
+        ED_RPS_ALL+=("$ED_RPS"); ED_P50_ALL+=("$ED_P50"); ED_P99_ALL+=("$ED_P99"); ED_BAD_SUM=$((ED_BAD_SUM + ED_BAD))
+        ES_TP_ALL+=("$(awk -v a="$ES_RPS" -v b="$ZP_RPS" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
+        ED_TP_ALL+=("$(awk -v a="$ED_RPS" -v b="$ZP_RPS" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')")
+        ALG_LINE="$(printf '  round %d: HS256 %.0f req/s (p99 %.2f ms), ES256 %.0f (p99 %.2f), EdDSA %.0f (p99 %.2f): ratios to HS256 %s, %s' \
+            "$round" "$ZP_RPS" "$ZP_P99" "$ES_RPS" "$ES_P99" "$ED_RPS" "$ED_P99" "${ES_TP_ALL[-1]}" "${ED_TP_ALL[-1]}")"
+    fi
     if [[ $PG == yes ]]; then
         load "$PGZ" PG "$WORK/tokens-pg.txt"
         PG_RPS_ALL+=("$PG_RPS"); PG_P50_ALL+=("$PG_P50"); PG_P99_ALL+=("$PG_P99")
@@ -307,12 +344,17 @@ for round in $(seq "$ROUNDS"); do
     ROUND_LINES+=("$(printf '  round %d: zeropass %.0f req/s (p99 %.2f ms), ceiling %.0f (p99 %.2f), bare ceiling %.0f (p99 %.2f): ratios %s, bare %s; p99 ratio %s' \
         "$round" "$ZP_RPS" "$ZP_P99" "$CE_RPS" "$CE_P99" "$CB_RPS" "$CB_P99" "${TP_ALL[-1]}" "${TPB_ALL[-1]}" "${P99R_ALL[-1]}")")
     [[ $PG == no ]] || ROUND_LINES+=("$PG_LINE")
+    [[ $ALGORITHMS == no ]] || ROUND_LINES+=("$ALG_LINE")
 done
 PEAK_KIB=$(status_kib "$ZP_PID" VmHWM)
 stop "$ZP_PID"
 if [[ $PG == yes ]]; then
     PG_PEAK_KIB=$(status_kib "$PG_PID" VmHWM)
     stop "$PG_PID"
+fi
+if [[ $ALGORITHMS == yes ]]; then
+    stop "$ES_PID"
+    stop "$ED_PID"
 fi
 stop "$CEIL_PID"
 stop "$BARE_PID"
@@ -414,9 +456,28 @@ if [[ $PG == yes ]]; then
     printf '%-44s %14s %10s %10s\n' "db round trips per /users/me" "$PG_TRIPS" "<= 1" "$(check "$PG_TRIPS" "<=" 1.05)"
     printf '%-44s %14s %10s %10s\n' "peak resident memory under load, postgres" "$PG_PEAK_MIB" "<= 32" "$(check "$PG_PEAK_MIB" "<=" 32)"
 fi
+if [[ $ALGORITHMS == yes ]]; then
+    ES_RPS=$(median "${ES_RPS_ALL[@]}"); ES_P50=$(median "${ES_P50_ALL[@]}"); ES_P99=$(median "${ES_P99_ALL[@]}")
+    ED_RPS=$(median "${ED_RPS_ALL[@]}"); ED_P50=$(median "${ED_P50_ALL[@]}"); ED_P99=$(median "${ED_P99_ALL[@]}")
+    ES_TP=$(median "${ES_TP_ALL[@]}"); ED_TP=$(median "${ED_TP_ALL[@]}")
+    echo
+    echo "Signing algorithms side by side (SQLite, same build, same rounds; each server with its own $USERS signed-in users)"
+    printf '%-44s %12s %12s %12s\n' "figure" "HS256" "ES256" "EdDSA"
+    printf '%-44s %12s %12s %12s\n' "--------------------------------------------" "------------" "------------" "------------"
+    printf '%-44s %12.0f %12.0f %12.0f\n' "GET /users/me, requests/s (median round)" "$ZP_RPS" "$ES_RPS" "$ED_RPS"
+    printf '%-44s %12.3f %12.3f %12.3f\n' "GET /users/me, p50 latency (ms)" "$ZP_P50" "$ES_P50" "$ED_P50"
+    printf '%-44s %12.3f %12.3f %12.3f\n' "GET /users/me, p99 latency (ms)" "$ZP_P99" "$ES_P99" "$ED_P99"
+    printf '%-44s %12d %12d %12d\n' "GET /users/me, failed requests" "$ZP_BAD" "$ES_BAD_SUM" "$ED_BAD_SUM"
+    printf '%-44s %12s %12s %12s\n' "p99 / HS256's p99" "1" "$(ratio "$ES_P99" "$ZP_P99")" "$(ratio "$ED_P99" "$ZP_P99")"
+    echo
+    printf '%-44s %14s %10s %10s\n' "ratio (signing algorithms)" "value" "target" "verdict"
+    printf '%-44s %14s %10s %10s\n' "--------------------------------------------" "--------------" "----------" "----------"
+    printf '%-44s %14s %10s %10s\n' "/users/me throughput, ES256 / HS256" "$ES_TP" ">= 0.85" "$(check "$ES_TP" ">=" 0.85)"
+    printf '%-44s %14s %10s %10s\n' "/users/me throughput, EdDSA / HS256" "$ED_TP" ">= 0.85" "$(check "$ED_TP" ">=" 0.85)"
+fi
 [[ $HWM_RESET == yes ]] || echo "note: could not reset VmHWM; the load peak includes start-up"
 echo "(absolute figures move from run to run on shared machines; compare the ratios)"
 [[ $QUICK == no ]] || echo "(quick run: one short round, verdicts informational only; the figures of record come from a full run, see docs/performance.md)"
 }
 
-((ZP_BAD == 0 && CE_BAD == 0 && CB_BAD == 0 && PG_BAD_SUM == 0)) || { echo "run.sh: some /users/me requests failed" >&2; exit 1; }
+((ZP_BAD == 0 && CE_BAD == 0 && CB_BAD == 0 && PG_BAD_SUM == 0 && ES_BAD_SUM == 0 && ED_BAD_SUM == 0)) || { echo "run.sh: some /users/me requests failed" >&2; exit 1; }

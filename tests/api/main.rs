@@ -10,6 +10,7 @@ mod cli;
 mod codes;
 mod database;
 mod docs;
+mod downstream;
 mod errors;
 mod facebook;
 mod faults;
