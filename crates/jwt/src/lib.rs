@@ -23,6 +23,8 @@ mod key_ring_tokens;
 mod props;
 mod sealing;
 mod secret;
+#[cfg(test)]
+mod test_support;
 mod token_cache;
 
 pub use claims::{AUDIENCE, LEEWAY_SECONDS};

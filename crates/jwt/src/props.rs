@@ -4,40 +4,27 @@
 //! `verify` returns a typed rejection (never a panic), its reason never quotes the input, and
 //! nothing but an unmodified, fully valid token is accepted.
 
+use crate::test_support::{ISSUER, KEY, TTL, USER_ID, assemble_segments, b64, user_of};
 use crate::{AUDIENCE, JwtAccessTokens, JwtConfig, JwtSecret};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use chrono::Utc;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use std::sync::LazyLock;
 use std::time::Duration;
 use uuid::Uuid;
-use zeropass_domain::{AccessTokens, Email, Provider, Subject, TokenRejection, User, UserId};
-
-const KEY: &str = "the zeropass property-test key, over 32 bytes";
-const ISSUER: &str = "https://auth.zeropass.example";
-const USER_ID: &str = "01234567-89ab-4def-8123-456789abcdef";
+use zeropass_domain::{AccessTokens, Provider, TokenRejection, User};
 
 /// Built once: every case verifies against the same adapter.
 static TOKENS: LazyLock<JwtAccessTokens> = LazyLock::new(|| {
     JwtAccessTokens::new(JwtConfig {
         secret: JwtSecret::new(KEY).unwrap(),
         issuer: ISSUER.to_owned(),
-        ttl: Duration::from_secs(3600),
+        ttl: Duration::from_secs(TTL),
     })
 });
 
 fn user() -> User {
-    User {
-        id: UserId::from_uuid(Uuid::parse_str(USER_ID).unwrap()),
-        email: Email::parse("ada@example.com").unwrap(),
-        provider: Provider::Google,
-        subject: Subject::parse("google-sub-1").unwrap(),
-        is_active: true,
-        created_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
-    }
+    user_of(Provider::Google)
 }
 
 /// `verify` must refuse `token` with a typed rejection whose reason does not quote it.
@@ -59,16 +46,9 @@ fn assert_refused(token: &str) -> Result<(), TestCaseError> {
     }
 }
 
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// `header.payload.signature` with a correct HS256 signature under our key.
 fn signed(header: &Value, claims: &Value) -> String {
-    let message = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-    let key = EncodingKey::from_secret(KEY.as_bytes());
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
-    format!("{message}.{signature}")
+    assemble_segments(&b64(header.to_string()), &b64(claims.to_string()))
 }
 
 /// Any JSON value, a few levels deep.

@@ -4,20 +4,16 @@
 //! proves the forging helpers themselves produce acceptable tokens.
 
 use super::*;
-use crate::{AUDIENCE, LEEWAY_SECONDS};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::DateTime;
-use jsonwebtoken::crypto::sign as hmac_signature;
+use crate::LEEWAY_SECONDS;
+use crate::test_support::{
+    CONTRACT_CLAIMS, ISSUER, KEY, TTL, USER_ID, assemble_segments, b64, claim_names, claims_of,
+    decode_json, now, segments_of, user_of, verified_claims,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use zeropass_domain::{Email, Provider, Subject, UserId};
+use zeropass_domain::Provider;
 
-const KEY: &str = "the zeropass test key, over 32 bytes long";
 const OTHER_KEY: &str = "another service's key, also 32+ bytes";
-const ISSUER: &str = "https://auth.zeropass.example";
-const TTL: u64 = 3600;
-const USER_ID: &str = "01234567-89ab-4def-8123-456789abcdef";
 const HS256_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
 fn tokens_with_ttl(ttl: Duration) -> JwtAccessTokens {
@@ -32,34 +28,14 @@ fn tokens() -> JwtAccessTokens {
     tokens_with_ttl(Duration::from_secs(TTL))
 }
 
+/// The HS256 tests issue to a Facebook user (the key ring's to a Google one).
 fn user() -> User {
-    User {
-        id: UserId::from_uuid(Uuid::parse_str(USER_ID).unwrap()),
-        email: Email::parse("ada@example.com").unwrap(),
-        provider: Provider::Facebook,
-        subject: Subject::parse("fb-app-scoped-1").unwrap(),
-        is_active: true,
-        created_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
-    }
+    user_of(Provider::Facebook)
 }
 
-fn now() -> i64 {
-    Utc::now().timestamp()
-}
-
-/// Claims exactly as `issue` writes them, valid from now for `TTL`.
+/// Claims exactly as `issue` writes them for [`user`], valid from now for `TTL`.
 fn good_claims() -> Value {
-    let now = now();
-    json!({
-        "sub": USER_ID,
-        "email": "ada@example.com",
-        "provider": "facebook",
-        "iat": now,
-        "exp": now + 3600,
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "jti": Uuid::new_v4().to_string(),
-    })
+    claims_of(Provider::Facebook)
 }
 
 fn with(claim: &str, value: Value) -> Value {
@@ -90,36 +66,9 @@ fn sign(claims: &Value) -> String {
     encode_with(&Header::new(Algorithm::HS256), claims, KEY)
 }
 
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// HS256 under our key over `header.payload`, whatever those segments contain.
-fn signature_over(header_segment: &str, payload_segment: &str) -> String {
-    let message = format!("{header_segment}.{payload_segment}");
-    let key = EncodingKey::from_secret(KEY.as_bytes());
-    hmac_signature(message.as_bytes(), &key, Algorithm::HS256).unwrap()
-}
-
-/// Hand-assembles `header.payload.signature` from raw segments, the signature being a correct
-/// HS256 under our key: for what jsonwebtoken refuses to write.
-fn assemble_segments(header_segment: &str, payload_segment: &str) -> String {
-    let signature = signature_over(header_segment, payload_segment);
-    format!("{header_segment}.{payload_segment}.{signature}")
-}
-
 /// Hand-assembles a correctly signed token from raw header and claims JSON.
 fn assemble(header_json: &str, claims: &Value) -> String {
     assemble_segments(&b64(header_json), &b64(claims.to_string()))
-}
-
-fn segments(token: &str) -> [&str; 3] {
-    let parts: Vec<&str> = token.split('.').collect();
-    parts.try_into().unwrap()
-}
-
-fn decode_segment(segment: &str) -> Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
 }
 
 /// Verifies, expects `Invalid`, checks that the reason quotes neither the token nor the key,
@@ -158,18 +107,10 @@ fn a_token_forged_with_nothing_wrong_is_accepted() {
 fn a_fresh_token_verifies_to_its_users_id_token_id_and_expiry() {
     let tokens = tokens();
     let issued = tokens.issue(&user()).unwrap();
-    let payload = decode_segment(segments(&issued.token)[1]);
 
     let verified = tokens.verify(&issued.token).unwrap();
 
-    assert_eq!(
-        verified,
-        AccessTokenClaims {
-            user_id: user().id,
-            token_id: payload["jti"].as_str().unwrap().to_owned(),
-            expires_at: payload["exp"].as_i64().unwrap(),
-        }
-    );
+    assert_eq!(verified, verified_claims(&user(), &issued.token));
 }
 
 #[test]
@@ -177,25 +118,11 @@ fn an_issued_token_carries_exactly_the_contract_header_and_claims() {
     let before = now();
     let issued = tokens().issue(&user()).unwrap();
     let after = now();
-    let [header, payload, _] = segments(&issued.token);
+    let [header, payload, _] = segments_of(&issued.token);
 
-    assert_eq!(
-        decode_segment(header),
-        json!({"alg": "HS256", "typ": "JWT"})
-    );
-    let claims = decode_segment(payload);
-    let names: BTreeSet<&str> = claims
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        names,
-        BTreeSet::from([
-            "aud", "email", "exp", "iat", "iss", "jti", "provider", "sub"
-        ])
-    );
+    assert_eq!(decode_json(header), json!({"alg": "HS256", "typ": "JWT"}));
+    let claims = decode_json(payload);
+    assert_eq!(claim_names(&claims), BTreeSet::from(CONTRACT_CLAIMS));
     assert_eq!(claims["sub"], json!(USER_ID));
     assert_eq!(claims["email"], json!("ada@example.com"));
     assert_eq!(claims["provider"], json!("facebook"));
@@ -218,7 +145,7 @@ fn the_lifetime_comes_from_the_config() {
     let issued = tokens_with_ttl(Duration::from_secs(90))
         .issue(&user())
         .unwrap();
-    let claims = decode_segment(segments(&issued.token)[1]);
+    let claims = decode_json(segments_of(&issued.token)[1]);
     assert_eq!(issued.expires_in, 90);
     assert_eq!(
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
@@ -255,7 +182,7 @@ fn a_token_expired_by_less_than_the_leeway_is_still_accepted() {
 fn issued_tokens_carry_the_header_the_verifier_recognises_without_parsing() {
     let tokens = tokens();
     let issued = tokens.issue(&user()).unwrap();
-    let header = segments(&issued.token)[0];
+    let header = segments_of(&issued.token)[0];
     assert!(tokens.verifier.recognises_issued_header(header));
     // Another spelling of an acceptable header is parsed instead, and still accepted.
     let reordered = b64(HS256_HEADER);
@@ -315,7 +242,7 @@ fn a_header_without_an_algorithm_or_with_a_numeric_one_is_rejected() {
 #[test]
 fn a_truncated_signature_is_rejected() {
     let token = sign(&good_claims());
-    let [header, payload, signature] = segments(&token);
+    let [header, payload, signature] = segments_of(&token);
     let short = &signature[..40]; // 30 bytes of the 32: valid base64url, short MAC
     assert_rejected_because(&format!("{header}.{payload}.{short}"), "bad signature");
     assert_rejected_because(&format!("{header}.{payload}."), "bad signature");
@@ -414,8 +341,8 @@ fn a_token_signed_with_another_key_is_rejected() {
 #[test]
 fn a_correctly_signed_token_with_a_tampered_payload_is_rejected() {
     let issued = tokens().issue(&user()).unwrap();
-    let [header, payload, signature] = segments(&issued.token);
-    let mut claims = decode_segment(payload);
+    let [header, payload, signature] = segments_of(&issued.token);
+    let mut claims = decode_json(payload);
     claims["sub"] = json!("fedcba98-7654-4321-8123-456789abcdef");
     let tampered = format!("{header}.{}.{signature}", b64(claims.to_string()));
     assert_rejected_because(&tampered, "bad signature");
@@ -554,7 +481,7 @@ fn an_empty_string_is_rejected() {
 
 #[test]
 fn a_token_of_two_segments_is_rejected() {
-    let [header, payload, _] = segments(&sign(&good_claims())).map(str::to_owned);
+    let [header, payload, _] = segments_of(&sign(&good_claims())).map(str::to_owned);
     assert_rejected_because(
         &format!("{header}.{payload}"),
         "not three dot-separated segments",
@@ -564,7 +491,7 @@ fn a_token_of_two_segments_is_rejected() {
 #[test]
 fn a_token_of_four_segments_is_rejected() {
     let token = sign(&good_claims());
-    let signature = segments(&token)[2].to_owned();
+    let signature = segments_of(&token)[2].to_owned();
     assert_rejected_because(
         &format!("{token}.{signature}"),
         "not three dot-separated segments",
@@ -596,7 +523,7 @@ fn padded_base64_is_rejected() {
 
 #[test]
 fn a_signature_that_is_not_base64url_is_rejected() {
-    let [header, payload, _] = segments(&sign(&good_claims())).map(str::to_owned);
+    let [header, payload, _] = segments_of(&sign(&good_claims())).map(str::to_owned);
     let token = format!("{header}.{payload}.%%%%");
     assert_rejected_because(&token, "a segment is not base64url");
 }

@@ -5,20 +5,18 @@
 //! proves the forging helper itself makes acceptable tokens.
 
 use super::*;
+use crate::test_support::{
+    CONTRACT_CLAIMS, ISSUER, KEY, TTL, USER_ID, b64, claim_names, claims_of, decode_json, now,
+    segments_of, user_of, verified_claims,
+};
 use crate::{AUDIENCE, JwtAccessTokens, JwtConfig, LEEWAY_SECONDS, RingKeyGenerator};
 use chrono::DateTime;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use zeropass_domain::{
-    Email, KeyState, KeyStatus, Provider, SealedPrivateKey, SigningKeyGenerator, Subject, UserId,
-};
+use zeropass_domain::{KeyState, KeyStatus, Provider, SealedPrivateKey, SigningKeyGenerator};
 
-const KEY: &str = "the zeropass test key, over 32 bytes long";
 const OTHER_KEY: &str = "another instance's key, also 32+ bytes";
-const ISSUER: &str = "https://auth.zeropass.example";
-const TTL: u64 = 3600;
-const USER_ID: &str = "01234567-89ab-4def-8123-456789abcdef";
 const BOTH: [SigningAlgorithm; 2] = [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa];
 
 // ---- set-up ----
@@ -86,38 +84,14 @@ fn installed(algorithm: SigningAlgorithm) -> (KeyRingAccessTokens, StoredSigning
     (tokens, key)
 }
 
+/// The key ring tests issue to a Google user (the HS256 ones to a Facebook one).
 fn user() -> User {
-    User {
-        id: UserId::from_uuid(Uuid::parse_str(USER_ID).unwrap()),
-        email: Email::parse("ada@example.com").unwrap(),
-        provider: Provider::Google,
-        subject: Subject::parse("google-sub-1").unwrap(),
-        is_active: true,
-        created_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
-    }
+    user_of(Provider::Google)
 }
 
-fn now() -> i64 {
-    Utc::now().timestamp()
-}
-
-/// Claims exactly as `issue` writes them, valid from now for `TTL`.
+/// Claims exactly as `issue` writes them for [`user`], valid from now for `TTL`.
 fn good_claims() -> Value {
-    let now = now();
-    json!({
-        "sub": USER_ID,
-        "email": "ada@example.com",
-        "provider": "google",
-        "iat": now,
-        "exp": now + 3600,
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "jti": Uuid::new_v4().to_string(),
-    })
-}
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+    claims_of(Provider::Google)
 }
 
 /// The header we issue for `key`, as JSON text.
@@ -144,15 +118,6 @@ fn forge_as(secret_key: &str, key: &StoredSigningKey, header_json: &str, claims:
     let signed = format!("{}.{}", b64(header_json), b64(claims.to_string()));
     let signature = pair.sign(signed.as_bytes(), &random).unwrap();
     format!("{signed}.{}", b64(signature))
-}
-
-fn segments_of(token: &str) -> [&str; 3] {
-    let parts: Vec<&str> = token.split('.').collect();
-    parts.try_into().unwrap()
-}
-
-fn decode_json(segment: &str) -> Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
 }
 
 /// Verifies, expects `Invalid`, checks that the reason does not quote the token, and returns
@@ -263,18 +228,10 @@ fn other_algorithm(algorithm: SigningAlgorithm) -> SigningAlgorithm {
 fn assert_round_trip(algorithm: SigningAlgorithm) {
     let (tokens, _) = installed(algorithm);
     let issued = tokens.issue(&user()).unwrap();
-    let payload = decode_json(segments_of(&issued.token)[1]);
 
     let verified = tokens.verify(&issued.token).unwrap();
 
-    assert_eq!(
-        verified,
-        AccessTokenClaims {
-            user_id: user().id,
-            token_id: payload["jti"].as_str().unwrap().to_owned(),
-            expires_at: payload["exp"].as_i64().unwrap(),
-        }
-    );
+    assert_eq!(verified, verified_claims(&user(), &issued.token));
     assert_eq!(issued.expires_in, TTL);
 }
 
@@ -301,18 +258,7 @@ fn the_token_header_carries_the_kid_and_the_configured_alg_and_the_claims_are_hs
             json!({"alg": algorithm.as_str(), "typ": "JWT", "kid": key.kid.as_str()})
         );
         let claims = decode_json(payload);
-        let names: BTreeSet<&str> = claims
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(
-            names,
-            BTreeSet::from([
-                "aud", "email", "exp", "iat", "iss", "jti", "provider", "sub"
-            ])
-        );
+        assert_eq!(claim_names(&claims), BTreeSet::from(CONTRACT_CLAIMS));
         assert_eq!(claims["iss"], json!(ISSUER));
         assert_eq!(claims["aud"], json!("zeropass"));
         assert!(claims["iat"].as_i64().unwrap() >= before);
