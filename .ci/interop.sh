@@ -26,6 +26,9 @@ PUBLIC_URL="http://127.0.0.1:8080" # the issuer; the servers listen elsewhere
 SECRET="interop-run-secret-of-at-least-32-bytes!"
 
 say() { printf 'interop.sh: %s\n' "$*" >&2; }
+# The venv maker, the process bookkeeping (WORK, PIDS, stopped on exit), wait_for, the fakes.
+# shellcheck source=.ci/lib.sh
+source .ci/lib.sh
 
 # ---- PyJWT and cryptography -----------------------------------------------------------------
 venv_ok() {
@@ -36,18 +39,7 @@ sys.exit(not (jwt.__version__ == '$PYJWT_VERSION' and cryptography.__version__ =
 }
 if ! venv_ok; then
   say "installing PyJWT $PYJWT_VERSION and cryptography $CRYPTOGRAPHY_VERSION into $VENV"
-  rm -rf "$VENV"
-  if ! python3 -m venv "$VENV" 2>/dev/null; then
-    # Debian/Ubuntu without python3-venv (no ensurepip): a venv without pip, then pip from its
-    # own wheel, fetched from PyPI by the system's pip (as .ci/schemathesis.sh does).
-    rm -rf "$VENV"
-    python3 -m venv --without-pip "$VENV"
-    python3 -m pip download --quiet --no-deps --dest "$VENV/wheels" pip
-    wheel="$(ls "$VENV"/wheels/pip-*.whl)"
-    "$VENV/bin/python" "$wheel/pip" install --quiet --no-index "$wheel"
-  fi
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "PyJWT==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION"
+  make_venv "$VENV" "PyJWT==$PYJWT_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION"
   venv_ok || { say "PyJWT / cryptography did not install"; exit 1; }
 fi
 
@@ -55,45 +47,8 @@ fi
 cargo build --locked --quiet -p zeropass -p zeropass-fake-providers
 BIN="$TARGET/debug"
 
-# ---- processes: started below, all stopped on exit ------------------------------------------
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  local status=$?
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-  exit "$status"
-}
-trap cleanup EXIT INT TERM
-
-# Waits (bounded) until FILE contains PATTERN; fails with the file's content otherwise.
-wait_for() {
-  local file="$1" pattern="$2" what="$3"
-  for _ in $(seq 1 300); do
-    if grep -q "$pattern" "$file" 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  say "$what did not start; its output:"
-  cat "$file" >&2
-  return 1
-}
-
-"$BIN/fake-providers" --google-addr 127.0.0.1:0 --facebook-addr 127.0.0.1:0 \
-  >"$WORK/fakes.out" 2>&1 &
-PIDS+=("$!")
-wait_for "$WORK/fakes.out" "FACEBOOK_DIALOG_URL=" "fake-providers"
-FAKE_ENV=()
-while read -r assignment; do
-  FAKE_ENV+=("$assignment")
-done < <(grep -oE '(GOOGLE|FACEBOOK)_[A-Z_]+=[^ ]+' "$WORK/fakes.out")
-[ "${#FAKE_ENV[@]}" -eq 7 ] || { say "unexpected fake-providers output:"; cat "$WORK/fakes.out" >&2; exit 1; }
+# ---- processes: started below, all stopped on exit (.ci/lib.sh) ------------------------------------------
+start_fake_providers "$BIN"
 
 # zeropass_env ALG NAME: the environment of the server (and its CLI) for ALG on NAME.db.
 zeropass_env() {

@@ -28,6 +28,9 @@ TIME_LIMIT="${ST_TIME_LIMIT:-240}" # seconds per schemathesis run
 CHECKS="not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"
 
 say() { printf 'schemathesis.sh: %s\n' "$*" >&2; }
+# The venv maker, the process bookkeeping (WORK, PIDS, stopped on exit), wait_for, the fakes.
+# shellcheck source=.ci/lib.sh
+source .ci/lib.sh
 
 # ---- schemathesis itself ------------------------------------------------------------------
 st_ok() { "$VENV/bin/st" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; }
@@ -35,64 +38,15 @@ if ! st_ok; then
   python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
     { say "schemathesis $SCHEMATHESIS_VERSION needs Python 3.11 or later: $(python3 --version)"; exit 1; }
   say "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
-  rm -rf "$VENV"
-  if ! python3 -m venv "$VENV" 2>/dev/null; then
-    # Debian/Ubuntu without python3-venv (no ensurepip): a venv without pip, then pip from
-    # its own wheel, fetched from PyPI by the system's pip.
-    rm -rf "$VENV"
-    python3 -m venv --without-pip "$VENV"
-    python3 -m pip download --quiet --no-deps --dest "$VENV/wheels" pip
-    wheel="$(ls "$VENV"/wheels/pip-*.whl)"
-    "$VENV/bin/python" "$wheel/pip" install --quiet --no-index "$wheel"
-  fi
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "schemathesis==$SCHEMATHESIS_VERSION"
+  make_venv "$VENV" "schemathesis==$SCHEMATHESIS_VERSION"
   st_ok || { say "schemathesis did not install"; exit 1; }
 fi
 
 # ---- the binaries (already built by the test step; this is then a no-op) ------------------
 cargo build --locked --quiet -p zeropass -p zeropass-fake-providers
 
-# ---- processes: started below, all stopped on exit ----------------------------------------
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  local status=$?
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-  exit "$status"
-}
-trap cleanup EXIT INT TERM
-
-# Waits (bounded) until FILE contains PATTERN; fails with the file's content otherwise.
-wait_for() {
-  local file="$1" pattern="$2" what="$3"
-  for _ in $(seq 1 300); do
-    if grep -q "$pattern" "$file" 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  say "$what did not start; its output:"
-  cat "$file" >&2
-  return 1
-}
-
-target/debug/fake-providers --google-addr 127.0.0.1:0 --facebook-addr 127.0.0.1:0 \
-  >"$WORK/fakes.out" 2>&1 &
-PIDS+=("$!")
-wait_for "$WORK/fakes.out" "FACEBOOK_DIALOG_URL=" "fake-providers"
-# The variables the fakes print (`NAME=value`): issuer, Graph and dialog URLs, ids, secrets.
-FAKE_ENV=()
-while read -r assignment; do
-  FAKE_ENV+=("$assignment")
-done < <(grep -oE '(GOOGLE|FACEBOOK)_[A-Z_]+=[^ ]+' "$WORK/fakes.out")
-[ "${#FAKE_ENV[@]}" -eq 7 ] || { say "unexpected fake-providers output:"; cat "$WORK/fakes.out" >&2; exit 1; }
+# ---- processes: started below, all stopped on exit (.ci/lib.sh) ----------------------------------------
+start_fake_providers target/debug
 
 # Starts a zeropass named NAME with the fakes, a fresh database and any further VAR=value
 # arguments; sets BASE to its http://127.0.0.1:PORT and LOG to its log file.
